@@ -1,0 +1,192 @@
+"""The time loop: ``simulate(solver, state0, params, ...)``.
+
+A *solver* is an object (usually an ``equinox.Module``) with a pure step function:
+
+* fixed steps, ``simulate(..., num_steps=N)``: ``solver.step(state, params) -> state``;
+* given or adaptive step size, ``simulate(..., dt=h)`` or ``simulate(..., t_end=T, max_steps=M)``:
+  ``solver.step(state, params, dt) -> state``, and for adaptive steps
+  ``solver.max_dt(state, params) -> dt`` (a CFL limit, say). The last step is shortened so that the
+  run lands exactly on ``t_end``.
+
+The loop is ``lax.scan`` (bounded by ``max_steps`` when the step is adaptive: slots after ``t_end`` is
+reached are skipped by ``lax.cond``), laid out by a gradient strategy (:mod:`diffphys.core.gradients`).
+Reverse mode (``jax.grad``) and forward mode (``jax.jvp``/``jax.jacfwd``) both work on the same call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .checks import check_int, is_concrete
+from .gradients import resolve_strategy
+
+__all__ = ["simulate", "Solution"]
+
+
+class Solution(eqx.Module):
+    """What :func:`simulate` returns.
+
+    Attributes:
+        state: the final state.
+        num_steps: number of steps actually taken (an integer array).
+        t: the final time (runs with ``t_end`` or ``dt``), else ``None``.
+        reached: whether ``t_end`` was reached within ``max_steps`` (always True for fixed steps).
+        snapshots: the saved states stacked along a leading axis, or ``None``.
+        ts: for each snapshot, its time (time-based runs) or its step index (fixed steps).
+    """
+
+    state: Any
+    num_steps: Any
+    t: Any = None
+    reached: Any = True
+    snapshots: Any = None
+    ts: Any = None
+
+
+def _step_fn(solver, params, with_dt):
+    if with_dt:
+        return lambda s, dt: solver.step(s, params, dt)
+    return lambda s, dt: solver.step(s, params)
+
+
+def simulate(solver, state0, params, *, num_steps=None, t_end=None, dt=None, max_steps=None,
+             save_every=None, save_at=None, gradient="store", throw=False) -> Solution:
+    """Run ``solver`` from ``state0`` and return a :class:`Solution`.
+
+    Args:
+        solver: static configuration with ``step`` (and ``max_dt`` for adaptive runs).
+        state0: initial state (a pytree of arrays).
+        params: differentiable parameters (a pytree), passed to every ``step``.
+        num_steps: run exactly this many steps (Python int).
+        t_end: run until this time; needs ``max_steps`` and either ``dt`` or ``solver.max_dt``.
+        dt: a fixed step size. With ``num_steps``: ``num_steps`` steps of ``dt``. With ``t_end``:
+            steps of ``dt``, the last one shortened to land on ``t_end``.
+        max_steps: bound on the number of steps of a ``t_end`` run (per segment with ``save_at``).
+        save_every: with ``num_steps``, also return the state every this many steps
+            (the initial state included, at index 0).
+        save_at: with ``t_end``-style runs, an increasing array of times at which to save; the run
+            ends at ``save_at[-1]`` unless ``t_end`` is later.
+        gradient: ``"store"``, ``"checkpoint"``, ``"recursive"``, ``"adjoint"`` (solver-provided)
+            or a strategy object from :mod:`diffphys.core.gradients`.
+        throw: raise (via ``equinox.error_if``) when ``t_end`` is not reached within ``max_steps``.
+    """
+    strategy = resolve_strategy(gradient, solver)
+    if hasattr(strategy, "simulate"):
+        return strategy.simulate(solver, state0, params, num_steps=num_steps, t_end=t_end, dt=dt,
+                                 max_steps=max_steps, save_every=save_every, save_at=save_at)
+
+    timed = t_end is not None or save_at is not None
+    if timed == (num_steps is not None):
+        raise ValueError("give exactly one of num_steps (fixed steps) or t_end/save_at (run to a time)")
+    if not hasattr(solver, "step"):
+        raise ValueError(f"solver {type(solver).__name__} has no step(state, params[, dt]) method")
+    if num_steps is not None:
+        num_steps = check_int("num_steps", num_steps, lo=0)
+        if save_at is not None:
+            raise ValueError("save_at goes with t_end; with num_steps use save_every")
+        return _simulate_fixed(solver, state0, params, num_steps, dt, save_every, strategy)
+
+    if save_every is not None:
+        raise ValueError("save_every goes with num_steps; with t_end use save_at=[times]")
+    if max_steps is None:
+        raise ValueError("a run to t_end needs max_steps (a bound on the number of steps)")
+    max_steps = check_int("max_steps", max_steps, lo=1)
+    if dt is None and not hasattr(solver, "max_dt"):
+        raise ValueError(f"a run to t_end needs dt= or a solver with max_dt(); {type(solver).__name__} has neither")
+    if dt is not None and is_concrete(dt) and not float(np.asarray(dt)) > 0:
+        raise ValueError(f"dt must be > 0; got {dt}")
+    if save_at is not None:
+        save_at = jnp.asarray(save_at)
+        if save_at.ndim != 1 or save_at.shape[0] == 0:
+            raise ValueError("save_at must be a non-empty 1D array of times")
+        if is_concrete(save_at) and np.any(np.diff(np.asarray(save_at)) < 0):
+            raise ValueError("save_at must be non-decreasing")
+    if t_end is not None and is_concrete(t_end) and not float(np.asarray(t_end)) > 0:
+        raise ValueError(f"t_end must be > 0; got {t_end}")
+    return _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strategy, throw)
+
+
+def _simulate_fixed(solver, state0, params, num_steps, dt, save_every, strategy):
+    step = _step_fn(solver, params, dt is not None)
+
+    def run(carry, length):
+        padded = strategy.padded_length(length)
+        if padded == length:
+            body = lambda c: (step(c[0], dt), c[1] + 1)  # noqa: E731
+        else:  # padding slots are skipped
+            stop = carry[1] + length
+
+            def body(c):
+                return lax.cond(c[1] < stop, lambda cc: (step(cc[0], dt), cc[1] + 1), lambda cc: cc, c)
+
+        return strategy.loop(body, carry, length)
+
+    carry = (state0, jnp.asarray(0, dtype=jnp.int32))
+    t0 = None if dt is None else jnp.zeros_like(jnp.asarray(dt))
+    if save_every is None:
+        state, n = run(carry, num_steps)
+        t = None if dt is None else n * jnp.asarray(dt)
+        return Solution(state=state, num_steps=n, t=t)
+
+    save_every = check_int("save_every", save_every, lo=1)
+    n_seg = num_steps // save_every
+    seg = strategy.wrap_segment(lambda c: run(c, save_every))
+    carry, saved = lax.scan(lambda c, _: (seg(c),) * 2, carry, None, length=n_seg)
+    snaps = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), state0, saved[0])
+    ts = jnp.concatenate([jnp.zeros((1,), jnp.int32), saved[1]])
+    carry = run(carry, num_steps - n_seg * save_every)
+    t = None if dt is None else carry[1] * jnp.asarray(dt)
+    if dt is not None:
+        ts = ts * jnp.asarray(dt) + t0
+    return Solution(state=carry[0], num_steps=carry[1], t=t, snapshots=snaps, ts=ts)
+
+
+def _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strategy, throw):
+    step = _step_fn(solver, params, True)
+    # the time variable takes the dtype of the state's floating leaves
+    leaves = [x for x in jax.tree_util.tree_leaves(state0) if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+    tdtype = jnp.result_type(*leaves) if leaves else jnp.result_type(float)
+
+    def segment(carry, target):
+        def body(c):
+            state, t, n = c
+
+            def advance(c):
+                state, t, n = c
+                remaining = target - t
+                h = solver.max_dt(state, params) if dt is None else jnp.asarray(dt, tdtype)
+                last = h >= remaining
+                h = jnp.where(last, remaining, h)
+                new = step(state, h)
+                return new, jnp.where(last, target, t + h), n + 1
+
+            return lax.cond(t < target, advance, lambda c: c, c)
+
+        return strategy.loop(body, carry, max_steps)
+
+    carry = (state0, jnp.zeros((), tdtype), jnp.asarray(0, jnp.int32))
+    if save_at is None:
+        target = jnp.asarray(t_end, tdtype)
+        state, t, n = segment(carry, target)
+        reached = t >= target
+        snaps, ts = None, None
+    else:
+        targets = save_at.astype(tdtype)
+        seg = strategy.wrap_segment(segment)
+        carry, saved = lax.scan(lambda c, tg: (seg(c, tg),) * 2, carry, targets)
+        snaps, ts = saved[0], saved[1]
+        reached = jnp.all(saved[1] >= targets)
+        state, t, n = carry
+        if t_end is not None:
+            target = jnp.maximum(jnp.asarray(t_end, tdtype), targets[-1])
+            state, t, n = segment((state, t, n), target)
+            reached = reached & (t >= target)
+    if throw:
+        state = eqx.error_if(state, ~reached, "simulate: t_end not reached within max_steps; raise max_steps")
+    return Solution(state=state, num_steps=n, t=t, reached=reached, snapshots=snaps, ts=ts)
