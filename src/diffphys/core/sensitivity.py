@@ -47,8 +47,9 @@ def vjp(fn, params, cotangent):
 class GradCheckReport:
     """Autodiff vs central finite differences, component by component.
 
-    ``rel_err[i, j] = |ad - fd| / max(|ad|, |fd|, floor)`` where ``floor = 1e-12 * max|fd|`` keeps
-    structurally zero entries from dividing by zero.
+    ``rel_err[i, j] = |ad - fd| / max(|ad|, |fd|, floor_j)`` where ``floor_j = sqrt(eps_mach) *
+    max_i |fd[i, j]|``: entries far below a column's scale (which finite differences cannot resolve)
+    are measured against that scale rather than divided by nearly zero.
     """
 
     names: list
@@ -132,6 +133,7 @@ def check_grad(fn, params, *, eps=None, mode: str = "fwd", indices=None) -> Grad
         fd[:, k] = (np.asarray(flat_fn(jnp.asarray(xp)), np.float64) - np.asarray(flat_fn(jnp.asarray(xm)), np.float64)) / h_eff
         steps[k] = h
     ad = ad[:, cols]
-    floor = 1e-12 * max(float(np.max(np.abs(fd))) if fd.size else 0.0, np.finfo(float).tiny)
+    col_scale = np.max(np.abs(fd), axis=0, keepdims=True) if fd.size else np.zeros((1, 0))
+    floor = np.maximum(np.sqrt(np.finfo(np.dtype(flat.dtype)).eps) * col_scale, np.finfo(float).tiny)
     rel = np.abs(ad - fd) / np.maximum(np.maximum(np.abs(ad), np.abs(fd)), floor)
     return GradCheckReport([names[j] for j in cols], ad, fd, rel, steps)
