@@ -130,7 +130,9 @@ def check_grad(fn, params, *, eps=None, mode: str = "fwd", indices=None) -> Grad
         xp[j] += h
         xm[j] -= h
         h_eff = float(xp[j] - xm[j])  # the step actually representable
-        fd[:, k] = (np.asarray(flat_fn(jnp.asarray(xp)), np.float64) - np.asarray(flat_fn(jnp.asarray(xm)), np.float64)) / h_eff
+        f_plus = np.asarray(flat_fn(jnp.asarray(xp)), np.float64)
+        f_minus = np.asarray(flat_fn(jnp.asarray(xm)), np.float64)
+        fd[:, k] = (f_plus - f_minus) / h_eff
         steps[k] = h
     ad = ad[:, cols]
     col_scale = np.max(np.abs(fd), axis=0, keepdims=True) if fd.size else np.zeros((1, 0))

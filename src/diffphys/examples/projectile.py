@@ -85,7 +85,8 @@ def landing_range(solver, p, num_steps):
 
     def dherm(p0, m0, p1, m1, s):
         s2 = s * s
-        return (6 * s2 - 6 * s) * p0 + (3 * s2 - 4 * s + 1) * h * m0 + (-6 * s2 + 6 * s) * p1 + (3 * s2 - 2 * s) * h * m1
+        return ((6 * s2 - 6 * s) * p0 + (3 * s2 - 4 * s + 1) * h * m0
+                + (-6 * s2 + 6 * s) * p1 + (3 * s2 - 2 * s) * h * m1)
 
     s = a[1] / (a[1] - b[1])  # linear guess
     for _ in range(6):
@@ -236,7 +237,7 @@ def run(config: Config, out):
     thetas = jnp.linspace(10.0, 80.0, 71, dtype=dtype)
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, k, c in (("no drag", f(0.0), "C0"), (f"drag k={config.k_true}", truth["k"], "C1")):
-        r = jax.vmap(lambda t: rng(t, k))(thetas)
+        r = jax.vmap(lambda t, k=k: rng(t, k))(thetas)
         ax.plot(thetas, r, c + "-", label=label)
         b = best["nodrag" if k == 0 else "drag"]
         ax.axvline(b, color=c, ls=":", label=f"optimum {b:.2f} deg")
@@ -251,7 +252,8 @@ def run(config: Config, out):
     # 4. NUTS posterior of (g, k): flat priors on log g, log k within wide bounds
     def log_post(q):
         resid = (predict(q) - obs) / config.noise
-        inside = (q["log_g"] > jnp.log(1.0)) & (q["log_g"] < jnp.log(30.0)) & (q["log_k"] > jnp.log(1e-4)) & (q["log_k"] < 0.0)
+        inside = ((q["log_g"] > jnp.log(1.0)) & (q["log_g"] < jnp.log(30.0))
+                  & (q["log_k"] > jnp.log(1e-4)) & (q["log_k"] < 0.0))
         return jnp.where(inside, -0.5 * jnp.sum(resid**2), -jnp.inf)
 
     post = sample(log_post, res.params, config.num_samples, num_warmup=config.num_warmup,
