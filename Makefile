@@ -29,9 +29,12 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "" --durations=25
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[test,bench]"
-	$(BIN)/python benchmarks/run_all.py
+# the peers pin their own JAX versions: they get a separate environment so .venv stays as tested
+BENCH_VENV ?= .venv-bench
+bench:
+	test -x $(BENCH_VENV)/bin/python || $(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q -e ".[test,bench]"
+	$(BENCH_VENV)/bin/python benchmarks/run_all.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev]"
