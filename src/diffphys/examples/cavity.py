@@ -64,7 +64,7 @@ def run(config: Config, out: Path) -> dict:
     solver, state, params = cavity(config.n, re=config.re, dt=config.cfl / config.n, advection=config.advection,
                                    pressure=config.pressure, **kw)
     xc, yc = np.asarray(solver.coords[4]), np.asarray(solver.coords[5])
-    state = state.__class__(state.u, state.v, (np.floor(8 * xc) % 2).astype(np.float32) * (yc > 0.5),
+    state = state.__class__(state.u, state.v, ((np.floor(8 * xc) % 2) * (yc > 0.5)).astype(state.u.dtype),
                             state.p, state.t, state.info)
     chunks = 8
     per = max(1, int(round(config.t_end / solver.dt / chunks)))

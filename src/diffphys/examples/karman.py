@@ -10,7 +10,7 @@ import numpy as np
 from ..core.checks import check_choice, check_int, check_positive
 
 HEADLINE = True
-QUICK = {"cells_per_diameter": 6, "length": 16.0, "t_end": 60.0, "frames": 30}
+QUICK = {"cells_per_diameter": 6, "length": 16.0, "t_end": 45.0, "frames": 30}
 
 ST_REFERENCE = 0.165  # unconfined cylinder at Re = 100 (Williamson 1996: 0.164-0.166)
 
@@ -22,7 +22,7 @@ class Config:
     cells_per_diameter: int = 8  # channel scene resolution
     length: float = 20.0  # channel length in diameters (cylinder 6 D behind the inflow)
     width: float = 8.0  # channel width in diameters: blockage ratio 1 / width
-    t_end: float = 120.0  # in D / U (channel) or time units (book scene)
+    t_end: float = 100.0  # in D / U (channel) or time units (book scene)
     cfl: float = 0.5  # channel scene: dt = cfl * dx / U
     resolution: str = "64x32"  # book scene grid (streamwise x cross-stream)
     advection: str = "maccormack"
