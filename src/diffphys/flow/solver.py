@@ -94,6 +94,7 @@ class FlowSolver(eqx.Module):
         backtrace: ``"rk2"`` (midpoint) or ``"euler"`` departure points.
         max_cfl: largest allowed ``dt * U / min(dx, dy)`` for the velocity scale ``U``.
         velocity_scale: ``U`` for that check (default: the largest prescribed boundary speed).
+        warm_start: start each CG pressure solve from the previous step's pressure.
     """
 
     grid: Grid = eqx.field(static=True)
@@ -108,6 +109,7 @@ class FlowSolver(eqx.Module):
     diffusion_tol: float = eqx.field(static=True)
     backtrace: str = eqx.field(static=True)
     max_cfl: float = eqx.field(static=True)
+    warm_start: bool = eqx.field(static=True)
     singular: bool = eqx.field(static=True)
     fast: FastSpec | None = eqx.field(static=True)
     ugeom: FieldGeom = eqx.field(static=True)
@@ -132,7 +134,7 @@ class FlowSolver(eqx.Module):
 
     def __init__(self, grid: Grid, boundaries: Boundaries | None = None, dt: float = None, *, obstacles=(),
                  advection="semi-lagrangian", diffusion="implicit", pressure="auto", tol=1e-5, atol=None,
-                 maxiter=None, diffusion_tol=1e-7, backtrace="rk2", max_cfl=2.0, velocity_scale=None):
+                 maxiter=None, diffusion_tol=1e-7, backtrace="rk2", max_cfl=2.0, velocity_scale=None, warm_start=False):
         if not isinstance(grid, Grid):
             raise ValueError(f"grid must be a diffphys.flow.Grid; got {type(grid).__name__}")
         bcs = boundaries if boundaries is not None else Boundaries()
@@ -155,6 +157,7 @@ class FlowSolver(eqx.Module):
         self.advection, self.diffusion, self.backtrace = advection, diffusion, backtrace
         self.tol, self.maxiter, self.diffusion_tol, self.max_cfl = float(tol), maxiter, float(diffusion_tol), float(max_cfl)
         self.atol = float(atol) if atol is not None else 0.0
+        self.warm_start = bool(warm_start)
         px, py = bcs.periodic_x, bcs.periodic_y
         L, R, B, T = bcs.sides()
 
@@ -326,28 +329,45 @@ class FlowSolver(eqx.Module):
             return vcycle(self.levels, self.coarse_inv, r)
         return r / self.fine.diagonal().astype(r.dtype)
 
-    def solve_pressure(self, rhs):
-        """Solve ``A phi = rhs`` (A = -D G); returns ``(phi, iterations, relative residual)``.
+    def solve_pressure(self, rhs, x0=None):
+        """Solve ``A phi = rhs`` (A = -D G); returns ``(phi, iterations, ||r|| / ||rhs||)``.
 
-        Differentiable by implicit differentiation (``jax.lax.custom_linear_solve``)."""
+        Differentiable by implicit differentiation (``jax.lax.custom_linear_solve``): derivatives solve
+        the same (symmetric) system again. ``x0`` is an optional starting guess (not differentiated);
+        the stopping rule is then still ``||r|| <= tol ||rhs||``, and the derivative solves stop at
+        ``tol * max(||their rhs||, ||rhs||)``.
+        """
         rhs = self._project_mean(rhs)
-
-        def solve(matvec, b):
-            if self.pressure == "fft":
+        bnorm = lax.stop_gradient(jnp.sqrt(jnp.sum(rhs * rhs)))
+        safe = jnp.where(bnorm > 0, bnorm, 1)
+        if self.pressure == "fft":
+            def solve(matvec, b):
                 b = self._project_mean(b)
                 x = fast_poisson_solve(self.fast, b)
                 r = b - matvec(x)
-                bn = jnp.sqrt(jnp.sum(b * b))
-                return x, (jnp.zeros((), jnp.int32), jnp.sqrt(jnp.sum(r * r)) / jnp.where(bn > 0, bn, 1))
-            return pcg(matvec, b, self._precond, self.tol, self.atol, self.maxiter, project=self._project_mean)
+                return x, (jnp.zeros((), jnp.int32), jnp.sqrt(jnp.sum(r * r)))
 
-        phi, (iters, rel) = lax.custom_linear_solve(self.poisson_matvec, rhs, solve, symmetric=True, has_aux=True)
-        return phi, lax.stop_gradient(iters), lax.stop_gradient(rel)
+            phi, (iters, rnorm) = lax.custom_linear_solve(self.poisson_matvec, rhs, solve, symmetric=True,
+                                                          has_aux=True)
+            return phi, lax.stop_gradient(iters), lax.stop_gradient(rnorm / safe)
+        atol = jnp.asarray(self.atol, rhs.dtype)
+        if x0 is not None:
+            x0 = lax.stop_gradient(x0)
+            rhs = rhs - self._project_mean(self.poisson_matvec(x0))
+            atol = jnp.maximum(atol, self.tol * bnorm)
 
-    def project(self, u, v):
-        """Divergence-free projection; returns ``(u, v, phi, info-without-cfl)``."""
+        def solve(matvec, b):
+            return pcg(matvec, b, self._precond, self.tol, atol, self.maxiter, project=self._project_mean)
+
+        phi, (iters, rnorm) = lax.custom_linear_solve(self.poisson_matvec, rhs, solve, symmetric=True, has_aux=True)
+        if x0 is not None:
+            phi = phi + x0
+        return phi, lax.stop_gradient(iters), lax.stop_gradient(rnorm / safe)
+
+    def project(self, u, v, x0=None):
+        """Divergence-free projection; returns ``(u, v, phi, (iterations, rel. residual, converged, max|div|))``."""
         div = self.divergence(u, v)
-        phi, iters, rel = self.solve_pressure(-div)
+        phi, iters, rel = self.solve_pressure(-div, x0)
         gu, gv = self.gradient(phi)
         u, v = u - gu, v - gv
         div_after = lax.stop_gradient(jnp.max(jnp.abs(self.divergence(u, v))))
@@ -408,7 +428,8 @@ class FlowSolver(eqx.Module):
         if self.diffusion != "none":
             u, v = self.diffuse(u, v, nu, s)
             u, v = self.enforce(u, v, s)
-        u, v, phi, (iters, rel, ok, div) = self.project(u, v)
+        x0 = state.p * dt if self.warm_start else None
+        u, v, phi, (iters, rel, ok, div) = self.project(u, v, x0)
         dx, dy = self.grid.spacing
         cfl = lax.stop_gradient(dt * jnp.maximum(jnp.max(jnp.abs(u)) / dx, jnp.max(jnp.abs(v)) / dy))
         info = PressureInfo(iters, rel, ok, div, cfl)
