@@ -126,3 +126,18 @@ def test_moving_wall_drives_flow_and_walls_stay_impermeable():
     assert float(out.u[6, -1]) > 0.3  # dragged along by the lid (speed 2)
     assert float(out.u[6, 0]) < 0  # recirculation underneath
     assert np.all(np.asarray(out.u)[[0, -1]] == 0) and np.all(np.asarray(out.v)[:, [0, -1]] == 0)
+
+
+def test_grid_point_velocities_equal_interpolation():
+    g = Grid((12, 8), size=(2.0, 1.5))
+    rng = np.random.default_rng(0)
+    for bcs in (Boundaries(inflow(lambda y: y), outflow(), wall(), moving_wall(0.7)), Boundaries.all_periodic(),
+                Boundaries(periodic(), periodic(), slip(), wall())):
+        s = FlowSolver(g, bcs, 0.01)
+        u = jnp.asarray(rng.standard_normal(s.open_u.shape))
+        v = jnp.asarray(rng.standard_normal(s.open_v.shape))
+        vel = s.velocity(u, v, 1.3)
+        xu, yu, xv, yv, xc, yc = s.coords
+        for (p, q), (x, y) in zip(s.grid_velocities(u, v, 1.3), [(xu, yu), (xv, yv), (xc, yc)]):
+            P, Q = vel(x, y)
+            assert np.allclose(P, p, atol=1e-13) and np.allclose(Q, q, atol=1e-13)

@@ -208,6 +208,9 @@ def fast_poisson_solve(spec: FastSpec, b):
         if kind == "neumann":
             a = dct(a, type=2, axis=ax, norm="ortho")
     per = tuple(ax for ax, kind in ((0, spec.kind_x), (1, spec.kind_y)) if kind == "periodic")
+    if per == (0, 1):  # fully periodic: real FFTs
+        a = jnp.fft.rfftn(a) * jnp.asarray(inv[:, : ny // 2 + 1], a.dtype)
+        return jnp.fft.irfftn(a, s=(nx, ny)).astype(b.dtype)
     if per:
         a = jnp.fft.fftn(a, axes=per)
         a = a * jnp.asarray(inv, a.real.dtype)

@@ -95,6 +95,7 @@ class FlowSolver(eqx.Module):
         max_cfl: largest allowed ``dt * U / min(dx, dy)`` for the velocity scale ``U``.
         velocity_scale: ``U`` for that check (default: the largest prescribed boundary speed).
         warm_start: start each CG pressure solve from the previous step's pressure.
+        markers: advect the passive marker (False leaves ``state.marker`` unchanged, saving time).
     """
 
     grid: Grid = eqx.field(static=True)
@@ -110,6 +111,7 @@ class FlowSolver(eqx.Module):
     backtrace: str = eqx.field(static=True)
     max_cfl: float = eqx.field(static=True)
     warm_start: bool = eqx.field(static=True)
+    markers: bool = eqx.field(static=True)
     singular: bool = eqx.field(static=True)
     fast: FastSpec | None = eqx.field(static=True)
     ugeom: FieldGeom = eqx.field(static=True)
@@ -134,7 +136,8 @@ class FlowSolver(eqx.Module):
 
     def __init__(self, grid: Grid, boundaries: Boundaries | None = None, dt: float = None, *, obstacles=(),
                  advection="semi-lagrangian", diffusion="implicit", pressure="auto", tol=1e-5, atol=None,
-                 maxiter=None, diffusion_tol=1e-7, backtrace="rk2", max_cfl=2.0, velocity_scale=None, warm_start=False):
+                 maxiter=None, diffusion_tol=1e-7, backtrace="rk2", max_cfl=2.0, velocity_scale=None, warm_start=False,
+                 markers=True):
         if not isinstance(grid, Grid):
             raise ValueError(f"grid must be a diffphys.flow.Grid; got {type(grid).__name__}")
         bcs = boundaries if boundaries is not None else Boundaries()
@@ -158,6 +161,7 @@ class FlowSolver(eqx.Module):
         self.tol, self.maxiter, self.diffusion_tol, self.max_cfl = float(tol), maxiter, float(diffusion_tol), float(max_cfl)
         self.atol = float(atol) if atol is not None else 0.0
         self.warm_start = bool(warm_start)
+        self.markers = bool(markers)
         px, py = bcs.periodic_x, bcs.periodic_y
         L, R, B, T = bcs.sides()
 
@@ -411,17 +415,32 @@ class FlowSolver(eqx.Module):
         up, vp = self.pad_u(u, scale), self.pad_v(v, scale)
         return lambda x, y: (sample(up, self.ugeom, x, y), sample(vp, self.vgeom, x, y))
 
+    def grid_velocities(self, u, v, scale=1.0):
+        """Velocity at the u-faces, the v-faces and the cell centres (fixed-stencil averages)."""
+        nx, ny = self.grid.shape
+        nfx, nfy = u.shape[0], v.shape[1]
+        up, vp = self.pad_u(u, scale), self.pad_v(v, scale)
+        v_at_u = 0.25 * (vp[0:nfx, 1:ny + 1] + vp[1:nfx + 1, 1:ny + 1] + vp[0:nfx, 2:ny + 2] + vp[1:nfx + 1, 2:ny + 2])
+        u_at_v = 0.25 * (up[1:nx + 1, 0:nfy] + up[2:nx + 2, 0:nfy] + up[1:nx + 1, 1:nfy + 1] + up[2:nx + 2, 1:nfy + 1])
+        uc = 0.5 * (up[1:nx + 1, 1:ny + 1] + up[2:nx + 2, 1:ny + 1])
+        vc = 0.5 * (vp[1:nx + 1, 1:ny + 1] + vp[1:nx + 1, 2:ny + 2])
+        return (u, v_at_u), (u_at_v, v), (uc, vc)
+
     def step(self, state: FlowState, params: FlowParams) -> FlowState:
         dt, dtype = self.dt, state.u.dtype
         s = jnp.asarray(params.boundary_speed, dtype)
         nu = jnp.asarray(params.viscosity, dtype)
         xu, yu, xv, yv, xc, yc = (c.astype(dtype) for c in self.coords)
         vel = self.velocity(state.u, state.v, s)
+        vu, vv, vc = self.grid_velocities(state.u, state.v, s)
         kw = dict(scheme=self.advection, method=self.backtrace)
-        u = advect(state.u, self._rules(self.u_modes, self.u_vals), s, self.ugeom, xu, yu, vel, dt, **kw)
-        v = advect(state.v, self._rules(self.v_modes, self.v_vals), s, self.vgeom, xv, yv, vel, dt, **kw)
-        m = advect(state.marker, self._rules(self.m_modes, self.m_vals), jnp.ones((), dtype), self.mgeom,
-                   xc, yc, vel, dt, **kw)
+        u = advect(state.u, self._rules(self.u_modes, self.u_vals), s, self.ugeom, xu, yu, vel, dt, vel0=vu, **kw)
+        v = advect(state.v, self._rules(self.v_modes, self.v_vals), s, self.vgeom, xv, yv, vel, dt, vel0=vv, **kw)
+        if self.markers:
+            m = advect(state.marker, self._rules(self.m_modes, self.m_vals), jnp.ones((), dtype), self.mgeom,
+                       xc, yc, vel, dt, vel0=vc, **kw)
+        else:
+            m = state.marker
         force = jnp.asarray(params.force, dtype)
         u, v = u + dt * force[0], v + dt * force[1]
         u, v = self.enforce(u, v, s)
