@@ -51,7 +51,7 @@ def ours(res, pressure, reps, warm):
     step = jax.jit(lambda s: solver.step(s, params))
     for _ in range(30):  # develop a wake so the solves are not trivial
         state = step(state)
-    sync = lambda s: jax.block_until_ready(s.u)  # noqa: E731
+    sync = lambda s: jax.block_until_ready(s.u)
     sync(step(state))
     t_step = timeit(lambda: step(state), reps, sync)
     iters = int(step(state).info.iterations)
@@ -75,8 +75,21 @@ def ours(res, pressure, reps, warm):
 
 def phiflow(res, reps, warm):
     from phi import math
-    from phi.jax.flow import (Box, CenteredGrid, Obstacle, Solve, Sphere, StaggeredGrid, ZERO_GRADIENT, advect,
-                              diffuse, field, fluid, jit_compile, vec)
+    from phi.jax.flow import (
+        ZERO_GRADIENT,
+        Box,
+        CenteredGrid,
+        Obstacle,
+        Solve,
+        Sphere,
+        StaggeredGrid,
+        advect,
+        diffuse,
+        field,
+        fluid,
+        jit_compile,
+        vec,
+    )
 
     domain = dict(x=res[0], y=res[1], bounds=Box(x=200, y=100))
     bc = {"x-": vec(x=1.0, y=0.0), "x+": ZERO_GRADIENT, "y": 0}
@@ -97,7 +110,7 @@ def phiflow(res, reps, warm):
     v, m, p = v0, m0, p0
     for _ in range(30):
         v, m, p = step(v, m, p)
-    sync = lambda out: float(math.sum(out[2].values))  # noqa: E731
+    sync = lambda out: float(math.sum(out[2].values))
     sync(step(v, m, p))
     t_step = timeit(lambda: step(v, m, p), reps, sync)
 
@@ -109,7 +122,7 @@ def phiflow(res, reps, warm):
 
     grad = jit_compile(math.gradient(loss, "vv", get_output=False))
     g = grad(v)
-    gsync = lambda g: float(math.sum(field.l2_loss(g)))  # noqa: E731
+    gsync = lambda g: float(math.sum(field.l2_loss(g)))
     gsync(g)
     t_grad = timeit(lambda: grad(v), max(1, reps // 10), gsync)
     return dict(step_s=t_step, grad10_s=t_grad)
@@ -149,12 +162,12 @@ def main():
     for r in rows:
         om, oc, ph = r["ours_mg"], r["ours_cg"], r["phiflow"]
         if "step_s" in ph:
-            print(f"{r['grid']:<9} {str(r['warm_start']):<5} {om['step_s']*1e3:>11.2f}ms {oc['step_s']*1e3:>11.2f}ms {ph['step_s']*1e3:>8.2f}ms "
+            print(f"{r['grid']:<9} {r['warm_start']!s:<5} {om['step_s']*1e3:>11.2f}ms {oc['step_s']*1e3:>11.2f}ms {ph['step_s']*1e3:>8.2f}ms "
                   f"{om['step_ratio_vs_phiflow']:>9.3f} {oc['step_ratio_vs_phiflow']:>9.3f} {om['grad10_s']*1e3:>11.1f}ms "
                   f"{oc['grad10_s']*1e3:>11.1f}ms {ph['grad10_s']*1e3:>8.1f}ms {om['grad_ratio_vs_phiflow']:>9.3f} "
                   f"{oc['grad_ratio_vs_phiflow']:>9.3f}")
         else:
-            print(f"{r['grid']:<9} {str(r['warm_start']):<5} PhiFlow failed: {ph['error']}")
+            print(f"{r['grid']:<9} {r['warm_start']!s:<5} PhiFlow failed: {ph['error']}")
 
 
 if __name__ == "__main__":

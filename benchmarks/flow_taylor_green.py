@@ -49,7 +49,7 @@ def ours(n, advection, backtrace, diffusion):
     solver, state, params = taylor_green(n, nu=NU, cfl=0.5, dtype=jnp.float32, advection=advection,
                                          backtrace=backtrace, diffusion=diffusion, markers=False)
     step = jax.jit(lambda s: solver.step(s, params))
-    sync = lambda s: jax.block_until_ready(s.u)  # noqa: E731
+    sync = lambda s: jax.block_until_ready(s.u)
     sync(step(state))
     t_step = timeit(lambda: step(state), 20, sync)
     many = jax.jit(lambda s: simulate(solver, s, params, num_steps=STEPS).state)
@@ -72,7 +72,7 @@ def jaxcfd(n):
     dt = 0.5 * 2 * np.pi / n
     step_fn = cfd.equations.semi_implicit_navier_stokes(density=1.0, viscosity=NU, dt=dt, grid=grid)
     step = jax.jit(step_fn)
-    sync = lambda v: jax.block_until_ready(v[0].data)  # noqa: E731
+    sync = lambda v: jax.block_until_ready(v[0].data)
     sync(step(v0))
     t_step = timeit(lambda: step(v0), 20, sync)
     many = jax.jit(lambda v: lax.fori_loop(0, STEPS, lambda i, c: step_fn(c), v))

@@ -4,8 +4,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diffphys.flow import (BC, Boundaries, Box, Circle, FlowParams, FlowSolver, Grid, Mask, cavity, inflow, outflow,
-                           periodic, wall)
+from diffphys.flow import (
+    BC,
+    Boundaries,
+    Box,
+    Circle,
+    FlowParams,
+    FlowSolver,
+    Grid,
+    Mask,
+    cavity,
+    inflow,
+    outflow,
+    periodic,
+    wall,
+)
 
 
 def test_non_positive_viscosity():

@@ -6,8 +6,19 @@ import numpy as np
 
 from diffphys.core import simulate
 from diffphys.core.sensitivity import check_grad
-from diffphys.flow import (Boundaries, Circle, FlowParams, FlowSolver, Grid, inflow, moving_wall, outflow, slip,
-                           taylor_green, wall)
+from diffphys.flow import (
+    Boundaries,
+    Circle,
+    FlowParams,
+    FlowSolver,
+    Grid,
+    inflow,
+    moving_wall,
+    outflow,
+    slip,
+    taylor_green,
+    wall,
+)
 
 
 def _weights(shape, seed):

@@ -1,13 +1,24 @@
 """Discrete operators and boundary conditions against exact identities."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from diffphys.core import simulate
-from diffphys.flow import (Boundaries, Box, Circle, FlowParams, FlowSolver, Grid, inflow, moving_wall, outflow,
-                           periodic, slip, wall)
+from diffphys.flow import (
+    Boundaries,
+    Box,
+    Circle,
+    FlowParams,
+    FlowSolver,
+    Grid,
+    inflow,
+    moving_wall,
+    outflow,
+    periodic,
+    slip,
+    wall,
+)
 from diffphys.flow.interp import FieldGeom, pad, sample
 
 
@@ -112,7 +123,7 @@ def test_sampling_is_exact_for_bilinear_fields():
     x = 0.05 + 0.1 * np.arange(10)
     y = 0.1 + 0.2 * np.arange(8)
     X, Y = np.meshgrid(x, y, indexing="ij")
-    f = lambda x, y: 1.0 + 2 * x - 3 * y + 0.5 * x * y  # noqa: E731
+    f = lambda x, y: 1.0 + 2 * x - 3 * y + 0.5 * x * y
     ap = pad(jnp.asarray(f(X, Y)), (("even", None),) * 4)
     q = jnp.asarray(np.random.default_rng(0).uniform([0.1, 0.2], [0.9, 1.4], (50, 2)))
     assert np.allclose(sample(ap, geom, q[:, 0], q[:, 1]), f(q[:, 0], q[:, 1]), atol=1e-12)

@@ -1,6 +1,5 @@
 """Validation against analytic solutions and published data (Ghia et al. 1982; Strouhal number at Re = 100)."""
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -33,7 +32,7 @@ def test_taylor_green_order_fine(tmp_path):
 
 
 def test_cavity_coarse_against_ghia(tmp_path):
-    m = cavity_ex.run(cavity_ex.Config(**{**cavity_ex.QUICK}), tmp_path)
+    m = cavity_ex.run(cavity_ex.Config(**cavity_ex.QUICK), tmp_path)
     assert m["ghia_u_max_abs_dev"] <= 0.02 and m["ghia_v_max_abs_dev"] <= 0.02
     assert m["pressure_converged"] and m["max_divergence"] <= 1e-4
 

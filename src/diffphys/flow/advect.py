@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from .interp import pad, sample
 
-__all__ = ["trace", "semi_lagrangian", "maccormack", "advect"]
+__all__ = ["advect", "maccormack", "semi_lagrangian", "trace"]
 
 
 def trace(velocity, x, y, dt, method="rk2", vel0=None):

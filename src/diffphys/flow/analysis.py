@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["centers_velocity", "vorticity", "kinetic_energy", "strouhal"]
+__all__ = ["centers_velocity", "kinetic_energy", "strouhal", "vorticity"]
 
 
 def centers_velocity(solver, state):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Union
+from collections.abc import Callable
+from typing import Union
 
 import numpy as np
 
 from ..core.checks import check_choice
 
-__all__ = ["Grid", "BC", "wall", "moving_wall", "slip", "inflow", "outflow", "periodic", "Boundaries"]
+__all__ = ["BC", "Boundaries", "Grid", "inflow", "moving_wall", "outflow", "periodic", "slip", "wall"]
 
 MIN_CELLS = 4
 

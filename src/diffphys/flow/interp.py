@@ -12,7 +12,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["FieldGeom", "pad", "sample", "laplacian"]
+__all__ = ["FieldGeom", "laplacian", "pad", "sample"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Circle", "Box", "Mask", "SDF", "solid_mask"]
+__all__ = ["SDF", "Box", "Circle", "Mask", "solid_mask"]
 
 
 @dataclasses.dataclass(frozen=True)

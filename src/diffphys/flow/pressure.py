@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["Level", "apply_level", "build_levels", "pcg", "PressureInfo", "fast_poisson_solve"]
+__all__ = ["Level", "PressureInfo", "apply_level", "build_levels", "fast_poisson_solve", "pcg"]
 
 
 class Level(eqx.Module):
@@ -145,7 +145,7 @@ def pcg(matvec, b, precond, rtol, atol, maxiter, project=None):
     """
     proj = project or (lambda a: a)
     b = proj(b)
-    dot = lambda a, c: jnp.sum(a * c)  # noqa: E731
+    dot = lambda a, c: jnp.sum(a * c)
     bnorm = jnp.sqrt(dot(b, b))
     tol = jnp.maximum(rtol * bnorm, atol)
     x = jnp.zeros_like(b)

@@ -9,14 +9,13 @@ import csv
 import math
 from importlib import resources
 
-import jax.numpy as jnp
 import numpy as np
 
 from .grid import Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip, wall
 from .obstacles import Circle
 from .solver import FlowParams, FlowSolver
 
-__all__ = ["taylor_green", "taylor_green_exact", "cavity", "karman", "karman_book", "ghia_re100"]
+__all__ = ["cavity", "ghia_re100", "karman", "karman_book", "taylor_green", "taylor_green_exact"]
 
 
 def taylor_green_exact(x, y, t, nu, component):

@@ -12,8 +12,6 @@ One step of ``FlowSolver.step(state, params)`` (fixed ``dt``, Chorin splitting):
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -25,9 +23,18 @@ from .advect import advect
 from .grid import Boundaries, Grid
 from .interp import FieldGeom, laplacian, pad
 from .obstacles import solid_mask
-from .pressure import FastSpec, Level, PressureInfo, apply_level, build_levels, fast_poisson_solve, pcg, vcycle
+from .pressure import (
+    FastSpec,
+    Level,
+    PressureInfo,
+    apply_level,
+    build_levels,
+    fast_poisson_solve,
+    pcg,
+    vcycle,
+)
 
-__all__ = ["FlowParams", "FlowState", "FlowSolver"]
+__all__ = ["FlowParams", "FlowSolver", "FlowState"]
 
 ADVECTION = ("semi-lagrangian", "maccormack")
 DIFFUSION = ("explicit", "implicit", "none")
@@ -271,7 +278,7 @@ class FlowSolver(eqx.Module):
             pressure = "fft" if fast_ok else ("mg" if levels else "cg")
         self.pressure = pressure
         self.fast = FastSpec(kinds[0], kinds[1], dx, dy, (nx, ny)) if pressure == "fft" else None
-        to_level = lambda c: Level(**{k: jnp.asarray(v) for k, v in c.items()})  # noqa: E731
+        to_level = lambda c: Level(**{k: jnp.asarray(v) for k, v in c.items()})
         self.fine = to_level(fine)
         self.levels = tuple(to_level(c) for c in levels)
         self.coarse_inv = None if cinv is None else jnp.asarray(cinv)
@@ -399,8 +406,8 @@ class FlowSolver(eqx.Module):
                     dv - a * ov * laplacian(self.pad_v(dv, 0.0), dx, dy))
 
         def solve(mv, b):
-            flat = lambda t: jnp.concatenate([t[0].ravel(), t[1].ravel()])  # noqa: E731
-            unflat = lambda x: (x[:u.size].reshape(u.shape), x[u.size:].reshape(v.shape))  # noqa: E731
+            flat = lambda t: jnp.concatenate([t[0].ravel(), t[1].ravel()])
+            unflat = lambda x: (x[:u.size].reshape(u.shape), x[u.size:].reshape(v.shape))
             x, _ = pcg(lambda z: flat(mv(unflat(z))), flat(b), lambda r: r, self.diffusion_tol, 0.0, 500)
             return unflat(x)
 
