@@ -28,7 +28,7 @@ def test_taylor_green_decay_and_order(tmp_path):
 @pytest.mark.slow
 def test_taylor_green_order_fine(tmp_path):
     m = tg_ex.run(tg_ex.Config(n_min=32, levels=3), tmp_path)
-    assert m["order"] >= 1.8 and m["decay_rel_err"] <= 0.01
+    assert m["order"] >= 1.8 and m["decay_rel_err"] <= 0.015
 
 
 def test_cavity_coarse_against_ghia(tmp_path):
