@@ -1,0 +1,41 @@
+"""2D incompressible Navier-Stokes on a staggered (MAC) grid: advection (semi-Lagrangian, MacCormack),
+diffusion (explicit, implicit), pressure projection with implicit differentiation, obstacles,
+inflow/outflow/periodic/wall boundaries and passive markers."""
+
+from .analysis import centers_velocity, kinetic_energy, strouhal, vorticity
+from .grid import BC, Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip, wall
+from .obstacles import SDF, Box, Circle, Mask, solid_mask
+from .pressure import PressureInfo
+from .scenes import cavity, ghia_re100, karman, karman_book, taylor_green, taylor_green_exact
+from .solver import FlowParams, FlowSolver, FlowState
+
+__all__ = [
+           "BC",
+           "SDF",
+           "Boundaries",
+           "Box",
+           "Circle",
+           "FlowParams",
+           "FlowSolver",
+           "FlowState",
+           "Grid",
+           "Mask",
+           "PressureInfo",
+           "cavity",
+           "centers_velocity",
+           "ghia_re100",
+           "inflow",
+           "karman",
+           "karman_book",
+           "kinetic_energy",
+           "moving_wall",
+           "outflow",
+           "periodic",
+           "slip",
+           "solid_mask",
+           "strouhal",
+           "taylor_green",
+           "taylor_green_exact",
+           "vorticity",
+           "wall",
+]

@@ -1,0 +1,34 @@
+"""The command line runs the flow examples, writes the metric keys, and prints a non-converged pressure status."""
+
+import json
+
+from diffphys.cli import main
+
+
+def test_cavity_cli_prints_non_converged_status(tmp_path, capsys):
+    out = tmp_path / "cav"
+    rc = main(["run", "cavity", "--out", str(out), "--set", "n=16", "--set", "t_end=0.2", "--set", "pressure=cg",
+               "--set", "pressure_maxiter=2", "--set", "advection=semi-lagrangian"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "pressure_converged = False" in text and "NOT CONVERGED" in text
+    m = json.loads((out / "metrics.json").read_text())
+    assert {"ghia_u_max_abs_dev", "ghia_v_max_abs_dev"} <= set(m)
+    assert (out / "profiles.png").exists()
+
+
+def test_karman_cli_small_run_writes_keys_and_gif(tmp_path, capsys):
+    out = tmp_path / "k"
+    rc = main(["run", "karman", "--out", str(out), "--set", "cells_per_diameter=3", "--set", "length=12",
+               "--set", "width=4", "--set", "t_end=3", "--set", "frames=3", "--set", "advection=semi-lagrangian"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert {"strouhal", "max_divergence"} <= set(m) and m["pressure_converged"]
+    assert m["max_divergence"] < 1e-3
+    assert (out / "vortex_street.gif").exists() and (out / "fields.png").exists()
+
+
+def test_bad_input_exit_code_2(tmp_path, capsys):
+    assert main(["run", "karman", "--out", str(tmp_path / "x"), "--set", "re=-1"]) == 2
+    assert "re must be > 0" in capsys.readouterr().err
+    assert main(["run", "cavity", "--out", str(tmp_path / "y"), "--set", "n=3"]) == 2

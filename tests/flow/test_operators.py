@@ -1,0 +1,154 @@
+"""Discrete operators and boundary conditions against exact identities."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffphys.core import simulate
+from diffphys.flow import (
+    Boundaries,
+    Box,
+    Circle,
+    FlowParams,
+    FlowSolver,
+    Grid,
+    inflow,
+    moving_wall,
+    outflow,
+    periodic,
+    slip,
+    wall,
+)
+from diffphys.flow.interp import FieldGeom, pad, sample
+
+
+def _solvers():
+    g = Grid((16, 8), size=(2.0, 1.5))  # non-square cells
+    yield FlowSolver(g, Boundaries(inflow(lambda y: y * (1.5 - y)), outflow(), wall(), slip()), 0.02,
+                     obstacles=[Circle((0.6, 0.7), 0.25), Box((1.3, 0.0), (1.5, 0.4))])
+    yield FlowSolver(g, Boundaries.all_periodic(), 0.02, obstacles=[Circle((1.0, 0.75), 0.3)])
+    yield FlowSolver(g, Boundaries(periodic(), periodic(), wall(), moving_wall(1.0)), 0.02)
+    yield FlowSolver(g, Boundaries(wall(), outflow(), inflow(0.5), wall()), 0.02)
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_operator_is_minus_div_grad_and_symmetric(k):
+    solver = list(_solvers())[k]
+    rng = np.random.default_rng(k)
+    a = jnp.asarray(rng.standard_normal(solver.grid.shape))
+    b = jnp.asarray(rng.standard_normal(solver.grid.shape))
+    f = solver.fluid
+    lhs = solver.poisson_matvec(a) * f
+    rhs = -solver.divergence(*solver.gradient(a))
+    assert np.allclose(lhs, rhs, atol=1e-10)
+    assert np.isclose(jnp.sum(b * solver.poisson_matvec(a)), jnp.sum(a * solver.poisson_matvec(b)), rtol=1e-12)
+    assert jnp.sum(a * solver.poisson_matvec(a)) > 0
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_projection_removes_divergence_all_solvers_agree(k):
+    base = list(_solvers())[k]
+    rng = np.random.default_rng(10 + k)
+    u = jnp.asarray(rng.standard_normal(base.open_u.shape))
+    v = jnp.asarray(rng.standard_normal(base.open_v.shape))
+    results = []
+    for pressure in ("cg", "mg"):
+        s = base.__class__(base.grid, base.boundaries, base.dt, pressure=pressure, tol=1e-11, maxiter=5000,
+                           obstacles=_obstacles(k))
+        uu, vv = s.enforce(u, v, 1.0)
+        pu, pv, _, (iters, rel, ok, div) = s.project(uu, vv)
+        assert bool(ok) and float(div) <= 1e-8
+        # the result is the L2-orthogonal projection: prescribed faces untouched
+        assert np.allclose(pu * (1 - s.open_u), uu * (1 - s.open_u))
+        results.append((pu, pv))
+    assert np.allclose(results[0][0], results[1][0], atol=1e-8)
+    assert np.allclose(results[0][1], results[1][1], atol=1e-8)
+
+
+def _obstacles(k):
+    return [[Circle((0.6, 0.7), 0.25), Box((1.3, 0.0), (1.5, 0.4))], [Circle((1.0, 0.75), 0.3)], [], []][k]
+
+
+def test_fast_solver_matches_cg():
+    g = Grid((16, 12), size=(2.0, 1.5))
+    rng = np.random.default_rng(0)
+    for bcs in (Boundaries.all_periodic(), Boundaries(wall(), slip(), wall(), moving_wall(1.0)),
+                Boundaries(periodic(), periodic(), wall(), wall())):
+        out = []
+        for pressure in ("fft", "cg"):
+            s = FlowSolver(g, bcs, 0.01, pressure=pressure, tol=1e-12, maxiter=5000)
+            u = jnp.asarray(rng.standard_normal(s.open_u.shape)) if not out else out[0][2]
+            v = jnp.asarray(rng.standard_normal(s.open_v.shape)) if not out else out[0][3]
+            u, v = s.enforce(u, v, 1.0)
+            pu, pv, _, info = s.project(u, v)
+            assert float(info[3]) <= 1e-9
+            out.append((pu, pv, u, v))
+        assert np.allclose(out[0][0], out[1][0], atol=1e-9) and np.allclose(out[0][1], out[1][1], atol=1e-9)
+
+
+def test_mass_balance_inflow_outflow_and_no_flow_through_obstacles():
+    solver = list(_solvers())[0]
+    state = solver.initial_state(dtype=jnp.float64)
+    out = simulate(solver, state, FlowParams(0.01, 1.3), num_steps=10).state
+    dy = solver.grid.dy
+    flux_in = float(jnp.sum(out.u[0]) * dy)
+    flux_out = float(jnp.sum(out.u[-1]) * dy)
+    prof = np.asarray(solver.coords[1][0]) * (1.5 - np.asarray(solver.coords[1][0]))
+    assert np.isclose(flux_in, 1.3 * np.sum(prof * np.asarray(solver.fluid[0])) * dy, rtol=1e-12)
+    assert np.isclose(flux_in, flux_out, rtol=1e-6)
+    closed = 1 - np.asarray(solver.open_u)
+    solid_faces = closed.copy()
+    solid_faces[0] = 0  # the inflow faces carry the profile
+    assert np.all(np.asarray(out.u)[solid_faces > 0] == 0)
+    assert np.all(np.asarray(out.v)[:, 0] == 0) and np.all(np.asarray(out.v)[:, -1] == 0)
+
+
+def test_uniform_flow_is_preserved_by_periodic_advection():
+    for adv in ("semi-lagrangian", "maccormack"):
+        g = Grid((12, 8), size=(1.2, 0.8))
+        s = FlowSolver(g, Boundaries.all_periodic(), 0.03, advection=adv, velocity_scale=1.0)
+        st = s.initial_state(lambda x, y: 0.7 + 0 * x, lambda x, y: -0.4 + 0 * x,
+                             lambda x, y: np.sin(2 * np.pi * x / 1.2) * np.cos(2 * np.pi * y / 0.8), dtype=jnp.float64)
+        out = simulate(s, st, FlowParams(0.01), num_steps=20).state
+        assert np.allclose(out.u, 0.7, atol=1e-12) and np.allclose(out.v, -0.4, atol=1e-12)
+        # marker is translated; its mean is conserved by the (bilinear, uniform-velocity) advection
+        assert np.isclose(jnp.mean(out.marker), jnp.mean(st.marker), atol=1e-12)
+        if adv == "maccormack":  # limiter: no new extrema
+            assert float(jnp.max(out.marker)) <= float(jnp.max(st.marker)) + 1e-12
+            assert float(jnp.min(out.marker)) >= float(jnp.min(st.marker)) - 1e-12
+
+
+def test_sampling_is_exact_for_bilinear_fields():
+    geom = FieldGeom(0.05, 0.1, 0.1, 0.2, 1.0, 1.6, False, False)
+    x = 0.05 + 0.1 * np.arange(10)
+    y = 0.1 + 0.2 * np.arange(8)
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    f = lambda x, y: 1.0 + 2 * x - 3 * y + 0.5 * x * y
+    ap = pad(jnp.asarray(f(X, Y)), (("even", None),) * 4)
+    q = jnp.asarray(np.random.default_rng(0).uniform([0.1, 0.2], [0.9, 1.4], (50, 2)))
+    assert np.allclose(sample(ap, geom, q[:, 0], q[:, 1]), f(q[:, 0], q[:, 1]), atol=1e-12)
+
+
+def test_moving_wall_drives_flow_and_walls_stay_impermeable():
+    g = Grid((12, 12), size=(1.0, 1.0))
+    s = FlowSolver(g, Boundaries(wall(), wall(), wall(), moving_wall(1.0)), 0.02)
+    st = s.initial_state(dtype=jnp.float64)
+    out = simulate(s, st, FlowParams(0.05, 2.0), num_steps=15).state
+    assert float(out.u[6, -1]) > 0.3  # dragged along by the lid (speed 2)
+    assert float(out.u[6, 0]) < 0  # recirculation underneath
+    assert np.all(np.asarray(out.u)[[0, -1]] == 0) and np.all(np.asarray(out.v)[:, [0, -1]] == 0)
+
+
+def test_grid_point_velocities_equal_interpolation():
+    g = Grid((12, 8), size=(2.0, 1.5))
+    rng = np.random.default_rng(0)
+    for bcs in (Boundaries(inflow(lambda y: y), outflow(), wall(), moving_wall(0.7)), Boundaries.all_periodic(),
+                Boundaries(periodic(), periodic(), slip(), wall())):
+        s = FlowSolver(g, bcs, 0.01)
+        u = jnp.asarray(rng.standard_normal(s.open_u.shape))
+        v = jnp.asarray(rng.standard_normal(s.open_v.shape))
+        vel = s.velocity(u, v, 1.3)
+        xu, yu, xv, yv, xc, yc = s.coords
+        for (p, q), (x, y) in zip(s.grid_velocities(u, v, 1.3), [(xu, yu), (xv, yv), (xc, yc)]):
+            P, Q = vel(x, y)
+            assert np.allclose(P, p, atol=1e-13) and np.allclose(Q, q, atol=1e-13)
