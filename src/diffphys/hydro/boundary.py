@@ -1,0 +1,68 @@
+"""Boundary conditions, applied through two ghost cells per side on primitive variables.
+
+* ``Reflective()``: a wall (the origin of a cylindrical or spherical grid): density and pressure
+  mirrored, velocity mirrored with its sign flipped. Mass and energy fluxes through the wall are set to
+  exactly zero, so these are conserved to round-off.
+* ``Outflow()``: zero gradient (copy the edge cell).
+* ``Fixed(rho, v, p)``: a prescribed state outside the domain.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+
+from ..core.checks import check_finite, check_positive
+
+__all__ = ["Boundary", "Reflective", "Outflow", "Fixed", "as_boundary", "pad"]
+
+
+class Boundary(eqx.Module):
+    def ghosts(self, edge, inner):  # pragma: no cover - interface
+        """Ghost states (nearest first) given the edge cell and the next one, each ``(3,)``."""
+        raise NotImplementedError
+
+
+class Reflective(Boundary):
+    def ghosts(self, edge, inner):
+        flip = jnp.asarray([1.0, -1.0, 1.0], dtype=edge.dtype)
+        return edge * flip, inner * flip
+
+
+class Outflow(Boundary):
+    def ghosts(self, edge, inner):
+        return edge, edge
+
+
+class Fixed(Boundary):
+    rho: float = eqx.field(static=True)
+    v: float = eqx.field(static=True)
+    p: float = eqx.field(static=True)
+
+    def __init__(self, rho, v, p):
+        check_positive("Fixed boundary rho", rho)
+        check_finite("Fixed boundary v", v)
+        check_positive("Fixed boundary p", p)
+        self.rho, self.v, self.p = float(rho), float(v), float(p)
+
+    def ghosts(self, edge, inner):
+        w = jnp.asarray([self.rho, self.v, self.p], dtype=edge.dtype)
+        return w, w
+
+
+_NAMES = {"reflective": Reflective, "outflow": Outflow}
+
+
+def as_boundary(b, name="boundary") -> Boundary:
+    if isinstance(b, Boundary):
+        return b
+    if isinstance(b, str) and b in _NAMES:
+        return _NAMES[b]()
+    raise ValueError(f"{name} must be 'reflective', 'outflow' or a Fixed(rho, v, p); got {b!r}")
+
+
+def pad(w, left: Boundary, right: Boundary):
+    """Pad primitive variables ``(3, n)`` with two ghost cells per side -> ``(3, n + 4)``."""
+    l1, l2 = left.ghosts(w[:, 0], w[:, 1])
+    r1, r2 = right.ghosts(w[:, -1], w[:, -2])
+    return jnp.concatenate([l2[:, None], l1[:, None], w, r1[:, None], r2[:, None]], axis=1)
