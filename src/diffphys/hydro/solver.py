@@ -114,7 +114,7 @@ class EulerSolver(eqx.Module):
         geo = w[2] * jnp.asarray(self.da_over_v, dt_)
         dudt = jnp.stack([-div[0], geo - div[1], -div[2]])
         if self.source is not None:
-            dudt = dudt + self.source.rates(params).astype(dt_)[:, None] * jnp.asarray(self.src_weight, dt_)[None, :]
+            dudt = dudt + self.source.rates(params, w[1]).astype(dt_) * jnp.asarray(self.src_weight, dt_)[None, :]
         return dudt
 
     def step(self, state: HydroState, params, dt) -> HydroState:
