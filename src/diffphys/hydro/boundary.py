@@ -5,6 +5,7 @@
   exactly zero, so these are conserved to round-off.
 * ``Outflow()``: zero gradient (copy the edge cell).
 * ``Fixed(rho, v, p)``: a prescribed state outside the domain.
+* ``Periodic()``: both ends wrap around (planar only; give it on both sides).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 
 from ..core.checks import check_finite, check_positive
 
-__all__ = ["Boundary", "Reflective", "Outflow", "Fixed", "as_boundary", "pad"]
+__all__ = ["Boundary", "Reflective", "Outflow", "Fixed", "Periodic", "as_boundary", "pad"]
 
 
 class Boundary(eqx.Module):
@@ -50,7 +51,12 @@ class Fixed(Boundary):
         return w, w
 
 
-_NAMES = {"reflective": Reflective, "outflow": Outflow}
+class Periodic(Boundary):
+    def ghosts(self, edge, inner):  # handled in pad(), which sees both ends
+        raise NotImplementedError
+
+
+_NAMES = {"reflective": Reflective, "outflow": Outflow, "periodic": Periodic}
 
 
 def as_boundary(b, name="boundary") -> Boundary:
@@ -58,11 +64,13 @@ def as_boundary(b, name="boundary") -> Boundary:
         return b
     if isinstance(b, str) and b in _NAMES:
         return _NAMES[b]()
-    raise ValueError(f"{name} must be 'reflective', 'outflow' or a Fixed(rho, v, p); got {b!r}")
+    raise ValueError(f"{name} must be 'reflective', 'outflow', 'periodic' or a Fixed(rho, v, p); got {b!r}")
 
 
 def pad(w, left: Boundary, right: Boundary):
     """Pad primitive variables ``(3, n)`` with two ghost cells per side -> ``(3, n + 4)``."""
+    if isinstance(left, Periodic):
+        return jnp.concatenate([w[:, -2:], w, w[:, :2]], axis=1)
     l1, l2 = left.ghosts(w[:, 0], w[:, 1])
     r1, r2 = right.ghosts(w[:, -1], w[:, -2])
     return jnp.concatenate([l2[:, None], l1[:, None], w, r1[:, None], r2[:, None]], axis=1)

@@ -160,7 +160,7 @@ class Sedov:
         self.xi0 = (delta ** 2 * sigma * integral) ** (-1.0 / (j + 2))
 
     def shock_radius(self, t):
-        return self.xi0 * (self.energy * np.asarray(t) ** 2 / self.rho0) ** self.delta
+        return self.xi0 * (self.energy * np.asarray(t) ** 2 / self.rho0) ** (1.0 / (self.j + 2))
 
     def profile(self, r, t):
         """``(rho, v, p)`` at radii ``r`` and time ``t`` (ambient: rho0, 0, 0 outside the shock)."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..core.checks import check_choice, check_finite, check_range, is_concrete
 from ..core.simulate import simulate
-from .boundary import Boundary, Reflective, as_boundary, pad
+from .boundary import Boundary, Periodic, Reflective, as_boundary, pad
 from .grid import RadialGrid
 from .reconstruct import LIMITERS, reconstruct
 from .riemann import RIEMANN_SOLVERS
@@ -79,6 +79,10 @@ class EulerSolver(eqx.Module):
         self.riemann, self.limiter, self.integrator, self.cfl = riemann, limiter, integrator, float(cfl)
         self.left = as_boundary(left, "left")
         self.right = as_boundary(right, "right")
+        if isinstance(self.left, Periodic) != isinstance(self.right, Periodic):
+            raise ValueError("periodic boundaries must be given on both sides (left='periodic', right='periodic')")
+        if isinstance(self.left, Periodic) and grid.geometry != "planar":
+            raise ValueError(f"periodic boundaries need geometry 'planar'; got {grid.geometry!r}")
         if source is not None and not isinstance(source, StellarWind):
             raise ValueError(f"source must be None or a StellarWind; got {type(source).__name__}")
         self.source = source
