@@ -71,7 +71,7 @@ class WindProblem:
 
 
 def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_inf_kms=2000.0,
-                 mdot_per_msun_myr=2.965e-3, box_pc=3.0, t_end_yr=2.5e4, n_inject=10, cfl=0.8,
+                 mdot_per_msun_myr=2.965e-3, mdot_msun_myr=None, box_pc=3.0, t_end_yr=2.5e4, n_inject=10, cfl=0.8,
                  riemann="hllc", limiter="mc", integrator="rk2", gamma=5.0 / 3.0, dtype=None):
     """The lecture's wind-blown bubble (as in jf1uids' stellar-wind example), in code units (pc, Msun, Myr).
 
@@ -86,8 +86,8 @@ def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_
     rho0 = float(u.density(n_ambient))
     p0 = float(u.pressure(1.0, pressure_nT))
     state0 = solver.initial_state(np.full(n_cells, rho0), 0.0, np.full(n_cells, p0), dtype=dtype)
-    params = WindParams(np.asarray(u.velocity(v_inf_kms), dtype=dtype),
-                        np.asarray(u.mass_loss_rate(mdot_per_msun_myr * m_star), dtype=dtype))
+    mdot = mdot_per_msun_myr * m_star if mdot_msun_myr is None else mdot_msun_myr
+    params = WindParams(np.asarray(u.velocity(v_inf_kms), dtype=dtype), np.asarray(u.mass_loss_rate(mdot), dtype=dtype))
     return WindProblem(solver, state0, params, float(u.time_yr(t_end_yr)), rho0, p0, u)
 
 
