@@ -33,7 +33,7 @@ QUICK = {"n_cells": 64, "grid": 5, "grid_cells": 48, "max_iter": 25}
 STARTS = ((1500.0, 2.965e-3 * 30), (3500.0, 2.965e-3 * 60), (3300.0, 2.965e-3 * 45))
 
 
-def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr):
+def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=4500.0):
     """Residual function of log-parameters (relative to the truth's units) and the truth's code values."""
     import jax.numpy as jnp
 
@@ -42,7 +42,8 @@ def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr):
     wp = wind_problem(n_cells, v_inf_kms=v_true_kms, mdot_msun_myr=mdot_true_msun_myr, t_end_yr=t_end_yr)
     u = wp.units
     scale = jnp.stack([wp.params.v_inf, wp.params.mdot])
-    max_steps = int(60 * n_cells * wp.t_end / 0.025 + 1000)
+    # slots for the adaptive loop: CFL steps at the fastest wind considered, with a safety margin
+    max_steps = int(1.5 * wp.t_end * float(u.velocity(v_max_kms)) / (wp.solver.cfl * wp.solver.grid.dr)) + 50
 
     vol = jnp.asarray(wp.solver.grid.volumes)
     m_scale = float(wp.params.mdot) * wp.t_end
