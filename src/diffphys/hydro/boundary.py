@@ -74,3 +74,25 @@ def pad(w, left: Boundary, right: Boundary):
     l1, l2 = left.ghosts(w[:, 0], w[:, 1])
     r1, r2 = right.ghosts(w[:, -1], w[:, -2])
     return jnp.concatenate([l2[:, None], l1[:, None], w, r1[:, None], r2[:, None]], axis=1)
+
+
+def pad_rows(rows, left: Boundary, right: Boundary):
+    """Pad a tuple of primitive rows ``(rho, v, p)`` with two ghost cells per side."""
+    if isinstance(left, Periodic):
+        return tuple(jnp.concatenate([r[-2:], r, r[:2]]) for r in rows)
+    out = []
+    for k, r in enumerate(rows):
+        sign = -1.0 if k == 1 else 1.0
+        parts = []
+        for b, edge, inner in ((left, r[:1], r[1:2]), (right, r[-1:], r[-2:-1])):
+            if isinstance(b, Reflective):
+                g1, g2 = sign * edge, sign * inner
+            elif isinstance(b, Outflow):
+                g1, g2 = edge, edge
+            else:  # Fixed
+                val = jnp.full((1,), (b.rho, b.v, b.p)[k], dtype=r.dtype)
+                g1, g2 = val, val
+            parts.append((g1, g2))
+        (l1, l2), (r1, r2) = parts
+        out.append(jnp.concatenate([l2, l1, r, r1, r2]))
+    return tuple(out)

@@ -32,6 +32,24 @@ def vanleer(a, b):
 LIMITERS = {"minmod": minmod, "mc": mc, "vanleer": vanleer}
 
 
+def reconstruct_rows(rows, limiter: str | None):
+    """Like :func:`reconstruct` for a tuple of three padded rows ``(rho, v, p)``, each ``(n + 4,)``."""
+    first_l = tuple(r[1:-2] for r in rows)
+    first_r = tuple(r[2:-1] for r in rows)
+    if limiter is None:
+        return first_l, first_r
+    lim = LIMITERS[limiter]
+    wl, wr = [], []
+    for r in rows:
+        d = r[1:] - r[:-1]
+        s = lim(d[:-1], d[1:])
+        wl.append(r[1:-2] + 0.5 * s[:-1])
+        wr.append(r[2:-1] - 0.5 * s[1:])
+    ok = (wl[0] > 0) & (wl[2] > 0) & (wr[0] > 0) & (wr[2] > 0)
+    return (tuple(jnp.where(ok, a, b) for a, b in zip(wl, first_l)),
+            tuple(jnp.where(ok, a, b) for a, b in zip(wr, first_r)))
+
+
 def reconstruct(wp, limiter: str | None):
     """Face states from padded primitive variables ``wp`` of shape ``(3, n + 4)`` (two ghosts per side).
 

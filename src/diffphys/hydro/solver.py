@@ -24,10 +24,10 @@ import numpy as np
 
 from ..core.checks import check_choice, check_finite, check_range, is_concrete
 from ..core.simulate import simulate
-from .boundary import Boundary, Periodic, Reflective, as_boundary, pad
+from .boundary import Boundary, Periodic, Reflective, as_boundary, pad_rows
 from .grid import RadialGrid
-from .reconstruct import LIMITERS, reconstruct
-from .riemann import RIEMANN_SOLVERS
+from .reconstruct import LIMITERS, reconstruct_rows
+from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
 from .sources import StellarWind
 from .state import HydroState, check_gamma, conserved_to_primitive
 
@@ -110,16 +110,21 @@ class EulerSolver(eqx.Module):
         """``du/dt`` for conserved variables ``u`` of shape ``(3, n)``."""
         dt_ = u.dtype
         g = self.gamma
-        w = conserved_to_primitive(u, g)
-        wl, wr = reconstruct(pad(w, self.left, self.right), self.limiter)
-        f = RIEMANN_SOLVERS[self.riemann](wl, wr, g)
-        af = f * jnp.asarray(self.flux_mask * self.areas[None, :], dt_)
-        div = (af[:, 1:] - af[:, :-1]) * jnp.asarray(self.inv_vol, dt_)
-        geo = w[2] * jnp.asarray(self.da_over_v, dt_)
-        dudt = jnp.stack([-div[0], geo - div[1], -div[2]])
+        rho, m, e = u[0], u[1], u[2]
+        v = m / rho
+        p = (g - 1.0) * (e - 0.5 * m * v)
+        wl, wr = reconstruct_rows(pad_rows((rho, v, p), self.left, self.right), self.limiter)
+        f = RIEMANN_ROWS[self.riemann](wl, wr, g)
+        inv_vol = jnp.asarray(self.inv_vol, dt_)
+        rows = []
+        for k in range(3):
+            af = f[k] * jnp.asarray(self.flux_mask[k] * self.areas, dt_)
+            rows.append(-(af[1:] - af[:-1]) * inv_vol)
+        rows[1] = rows[1] + p * jnp.asarray(self.da_over_v, dt_)
         if self.source is not None:
-            dudt = dudt + self.source.rates(params, w[1]).astype(dt_) * jnp.asarray(self.src_weight, dt_)[None, :]
-        return dudt
+            src = self.source.rates(params, v).astype(dt_) * jnp.asarray(self.src_weight, dt_)[None, :]
+            rows = [rows[k] + src[k] for k in range(3)]
+        return jnp.stack(rows)
 
     def step(self, state: HydroState, params, dt) -> HydroState:
         u = state.u
@@ -134,8 +139,10 @@ class EulerSolver(eqx.Module):
         return HydroState(u / 3.0 + 2.0 / 3.0 * (u2 + dt * self.rate(u2, params)))
 
     def max_dt(self, state: HydroState, params):
-        w = conserved_to_primitive(state.u, self.gamma)
-        speed = jnp.abs(w[1]) + jnp.sqrt(self.gamma * w[2] / w[0])
+        rho, m, e = state.u[0], state.u[1], state.u[2]
+        v = m / rho
+        p = (self.gamma - 1.0) * (e - 0.5 * m * v)
+        speed = jnp.abs(v) + jnp.sqrt(self.gamma * p / rho)
         smax = jnp.max(speed)
         if self.source is not None:
             smax = jnp.maximum(smax, self.source.max_speed(params).astype(smax.dtype))
