@@ -13,20 +13,24 @@ import jax.numpy as jnp
 __all__ = ["minmod", "mc", "vanleer", "LIMITERS", "reconstruct"]
 
 
+def _same_sign(a, b):
+    # not a * b > 0: the product of two tiny differences can be subnormal (slow on x86)
+    return ((a > 0) & (b > 0)) | ((a < 0) & (b < 0))
+
+
 def minmod(a, b):
-    return jnp.where(a * b > 0, jnp.sign(a) * jnp.minimum(jnp.abs(a), jnp.abs(b)), 0.0)
+    return jnp.where(_same_sign(a, b), jnp.sign(a) * jnp.minimum(jnp.abs(a), jnp.abs(b)), 0.0)
 
 
 def mc(a, b):
     lim = jnp.minimum(jnp.minimum(2.0 * jnp.abs(a), 2.0 * jnp.abs(b)), 0.5 * jnp.abs(a + b))
-    return jnp.where(a * b > 0, jnp.sign(a) * lim, 0.0)
+    return jnp.where(_same_sign(a, b), jnp.sign(a) * lim, 0.0)
 
 
 def vanleer(a, b):
-    ab = a * b
-    pos = ab > 0
+    pos = _same_sign(a, b)
     den = jnp.where(pos, a + b, 1.0)
-    return jnp.where(pos, 2.0 * ab / den, 0.0)
+    return jnp.where(pos, 2.0 * a * (b / den), 0.0)
 
 
 LIMITERS = {"minmod": minmod, "mc": mc, "vanleer": vanleer}
