@@ -38,7 +38,7 @@ def main(n=401):
     res = {"machine": f"{platform.processor() or platform.machine()} 2-core CPU sandbox (shared)", "date": "2026-11-26",
            "jax": jax.__version__, "n_cells": n}
     wp = wind_problem(n)
-    max_steps = 14000
+    max_steps = 10500
     ours_fwd = jax.jit(lambda p: solve(wp.solver, wp.state0, p, t_end=wp.t_end, max_steps=max_steps).state.u)
     sol = solve(wp.solver, wp.state0, wp.params, t_end=wp.t_end, max_steps=max_steps)
     res["ours_steps"] = int(sol.num_steps)

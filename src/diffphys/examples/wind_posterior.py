@@ -27,7 +27,7 @@ class Config:
             check_range(name, getattr(self, name), 0.0, lo_open=True)
 
 
-QUICK = {"n_cells": 24, "t_end_yr": 1e4, "num_warmup": 150, "num_samples": 200}
+QUICK = {"n_cells": 16, "t_end_yr": 5e3, "num_warmup": 100, "num_samples": 100}
 
 
 def run(config: Config, out: Path) -> dict:
