@@ -59,7 +59,8 @@ def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=
         x = jnp.exp(theta) * jnp.stack([jnp.asarray(u.velocity(1.0)), jnp.asarray(u.mass_loss_rate(1.0))])
         sol = solve(wp.solver, wp.state0, WindParams(x[0], x[1]), t_end=wp.t_end, max_steps=max_steps)
         du = (sol.state.u - u0) * vol[None, :]
-        return jnp.concatenate([jnp.cumsum(du[0]) / m_scale, jnp.cumsum(du[2]) / e_scale])
+        out = jnp.concatenate([jnp.cumsum(du[0]) / m_scale, jnp.cumsum(du[2]) / e_scale])
+        return jnp.where(sol.reached, out, jnp.nan)  # a run cut short by max_steps is a failed trial
 
     theta_true = jnp.log(jnp.stack([jnp.asarray(v_true_kms), jnp.asarray(mdot_true_msun_myr)]))
     return final, theta_true, scale, wp
@@ -95,6 +96,7 @@ def levenberg_marquardt(lin, theta0, max_iter=40, tol=1e-7):
         jtj = jac.T @ jac
         g = jac.T @ r
         step = -jnp.linalg.solve(jtj + lam * jnp.diag(jnp.diag(jtj)), g)
+        step = jnp.clip(step, -0.3, 0.3)  # trust region in log space: at most a 35% change per iteration
         r_new, jac_new = lin(theta + step)
         loss_new = 0.5 * float(jnp.sum(r_new * r_new))
         if np.isfinite(loss_new) and loss_new < loss:
