@@ -1,0 +1,19 @@
+"""diffphys.hydro: 1D radial finite-volume Euler (planar, cylindrical, spherical) with exact references."""
+
+from .boundary import Fixed, Outflow, Periodic, Reflective
+from .grid import GEOMETRIES, RadialGrid
+from .reconstruct import LIMITERS
+from .riemann import RIEMANN_SOLVERS, hll, hllc, rusanov
+from .solver import EulerSolver, solve, validate_state
+from .sources import StellarWind, WindParams
+from .exact import ExactRiemann, Sedov, weaver_outer_shock_radius
+from .problems import outer_shock_radius, riemann_problem, sedov_problem, wind_problem
+from .units import CodeUnits
+from .state import HydroState, conserved_to_primitive, primitive_to_conserved
+
+__all__ = [
+    "EulerSolver", "solve", "validate_state", "RadialGrid", "GEOMETRIES", "HydroState", "conserved_to_primitive",
+    "primitive_to_conserved", "Fixed", "Outflow", "Periodic", "Reflective", "LIMITERS", "RIEMANN_SOLVERS", "hll", "hllc",
+    "rusanov", "StellarWind", "WindParams", "ExactRiemann", "Sedov",
+    "weaver_outer_shock_radius", "outer_shock_radius", "riemann_problem", "sedov_problem", "wind_problem", "CodeUnits",
+]

@@ -1,0 +1,104 @@
+"""Ready-made set-ups: Sod and other Riemann problems, the Sedov blast, the lecture's stellar-wind bubble."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .grid import RadialGrid
+from .solver import EulerSolver
+from .sources import StellarWind, WindParams
+from .units import CodeUnits
+
+__all__ = ["riemann_problem", "RIEMANN_PROBLEMS", "sedov_problem", "WindProblem", "wind_problem",
+           "outer_shock_radius"]
+
+#: (left, right, x0, t_end) for Toro's test problems 1-3 (gamma = 1.4)
+RIEMANN_PROBLEMS = {
+    "sod": ((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 0.5, 0.2),
+    "123": ((1.0, -2.0, 0.4), (1.0, 2.0, 0.4), 0.5, 0.15),
+    "blast": ((1.0, 0.0, 1000.0), (1.0, 0.0, 0.01), 0.5, 0.012),
+}
+
+
+def riemann_problem(name_or_states, n_cells=100, gamma=1.4, dtype=None, **solver_kw):
+    """A planar shock tube on [0, 1] with outflow boundaries: returns ``(solver, state0, t_end, exact)``."""
+    from .exact import ExactRiemann
+
+    if isinstance(name_or_states, str):
+        if name_or_states not in RIEMANN_PROBLEMS:
+            raise ValueError(f"problem must be one of {', '.join(RIEMANN_PROBLEMS)}; got {name_or_states!r}")
+        left, right, x0, t_end = RIEMANN_PROBLEMS[name_or_states]
+    else:
+        left, right, x0, t_end = name_or_states
+    kw = dict(riemann="hllc", limiter="mc", integrator="rk3", cfl=0.5, left="outflow", right="outflow")
+    kw.update(solver_kw)
+    grid = RadialGrid(n_cells, 1.0, geometry="planar")
+    solver = EulerSolver(grid, gamma, **kw)
+    x = grid.centers
+    w = [np.where(x < x0, a, b) for a, b in zip(left, right)]
+    state0 = solver.initial_state(*w, dtype=dtype)
+    return solver, state0, t_end, ExactRiemann(left, right, gamma, x0)
+
+
+def sedov_problem(n_cells=400, geometry="spherical", gamma=1.4, energy=1.0, rho0=1.0, p0=1e-6, r_max=1.2,
+                  n_deposit=2, dtype=None, **solver_kw):
+    """Energy ``E`` deposited as thermal energy in the first ``n_deposit`` cells of a cold uniform gas."""
+    kw = dict(riemann="hllc", limiter="mc", integrator="rk2", cfl=0.5, left="reflective", right="outflow")
+    kw.update(solver_kw)
+    grid = RadialGrid(n_cells, r_max, geometry=geometry)
+    solver = EulerSolver(grid, gamma, **kw)
+    vol = grid.volumes[:n_deposit].sum()
+    p = np.full(n_cells, p0)
+    p[:n_deposit] = (gamma - 1.0) * energy / vol
+    return solver, solver.initial_state(np.full(n_cells, rho0), 0.0, p, dtype=dtype)
+
+
+@dataclasses.dataclass
+class WindProblem:
+    solver: EulerSolver
+    state0: object
+    params: WindParams
+    t_end: float
+    rho0: float
+    p0: float
+    units: CodeUnits
+
+    @property
+    def luminosity(self):
+        return float(self.params.luminosity)
+
+
+def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_inf_kms=2000.0,
+                 mdot_per_msun_myr=2.965e-3, mdot_msun_myr=None, box_pc=3.0, t_end_yr=2.5e4, n_inject=10, cfl=0.8,
+                 riemann="hllc", limiter="mc", integrator="rk2", gamma=5.0 / 3.0, dtype=None):
+    """The lecture's wind-blown bubble (as in jf1uids' stellar-wind example), in code units (pc, Msun, Myr).
+
+    Ambient gas of ``n_ambient`` protons per cm^3 at ``n T = pressure_nT`` K/cm^3; a ``m_star`` Msun star
+    with ``Mdot = mdot_per_msun_myr * m_star`` Msun/Myr (0.1186 Msun/Myr for 40 Msun) and ``v_inf``;
+    a 3 pc spherical box of ``n_cells`` cells (closed at both ends, so budgets are exact), run to 2.5e4 yr.
+    """
+    u = CodeUnits()
+    grid = RadialGrid(n_cells, float(u.length(box_pc)), geometry="spherical")
+    solver = EulerSolver(grid, gamma, riemann=riemann, limiter=limiter, integrator=integrator, cfl=cfl,
+                         left="reflective", right="reflective", source=StellarWind(n_inject))
+    rho0 = float(u.density(n_ambient))
+    p0 = float(u.pressure(1.0, pressure_nT))
+    state0 = solver.initial_state(np.full(n_cells, rho0), 0.0, np.full(n_cells, p0), dtype=dtype)
+    mdot = mdot_per_msun_myr * m_star if mdot_msun_myr is None else mdot_msun_myr
+    params = WindParams(np.asarray(u.velocity(v_inf_kms), dtype=dtype), np.asarray(u.mass_loss_rate(mdot), dtype=dtype))
+    return WindProblem(solver, state0, params, float(u.time_yr(t_end_yr)), rho0, p0, u)
+
+
+def outer_shock_radius(r, p, p_ambient, factor=2.0):
+    """Outermost radius where the pressure crosses ``factor * p_ambient`` (linear interpolation)."""
+    r, p = np.asarray(r), np.asarray(p)
+    thr = factor * p_ambient
+    above = np.nonzero(p > thr)[0]
+    if len(above) == 0:
+        return float(r[0])
+    i = above[-1]
+    if i + 1 >= len(r):
+        return float(r[-1])
+    return float(r[i] + (p[i] - thr) / (p[i] - p[i + 1]) * (r[i + 1] - r[i]))

@@ -1,0 +1,100 @@
+"""Approximate Riemann solvers: the numerical flux at a face from left/right primitive states.
+
+Each function takes ``wl, wr`` of shape ``(3, n_faces)`` holding ``(rho, v, p)`` and returns the flux of
+``(rho, rho v, E)`` through the face, shape ``(3, n_faces)``. Wave-speed estimates are Davis'
+``S_L = min(v_L - c_L, v_R - c_R)``, ``S_R = max(v_L + c_L, v_R + c_R)``.
+
+* :func:`rusanov` (local Lax-Friedrichs): the most diffusive, one wave speed.
+* :func:`hll`: two waves, smears contact discontinuities.
+* :func:`hllc`: restores the contact wave (Toro, Spruce & Speares 1994); valid in any geometry here
+  because the geometric pressure term is a separate cell source (see :mod:`diffphys.hydro.solver`).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+__all__ = ["hll", "hllc", "rusanov", "RIEMANN_SOLVERS", "physical_flux"]
+
+
+def _flux(w, gamma):
+    rho, v, p = w[0], w[1], w[2]
+    e = p / (gamma - 1.0) + 0.5 * rho * v * v
+    return (rho * v, rho * v * v + p, (e + p) * v), e
+
+
+def physical_flux(w, gamma):
+    f, e = _flux(w, gamma)
+    return jnp.stack(f), e
+
+
+def _speeds(wl, wr, gamma):
+    cl = jnp.sqrt(gamma * wl[2] / wl[0])
+    cr = jnp.sqrt(gamma * wr[2] / wr[0])
+    sl = jnp.minimum(wl[1] - cl, wr[1] - cr)
+    sr = jnp.maximum(wl[1] + cl, wr[1] + cr)
+    return sl, sr
+
+
+def rusanov_rows(wl, wr, gamma):
+    fl, el = _flux(wl, gamma)
+    fr, er = _flux(wr, gamma)
+    sl, sr = _speeds(wl, wr, gamma)
+    a = jnp.maximum(jnp.abs(sl), jnp.abs(sr))
+    ul = (wl[0], wl[0] * wl[1], el)
+    ur = (wr[0], wr[0] * wr[1], er)
+    return tuple(0.5 * (fl[k] + fr[k]) - 0.5 * a * (ur[k] - ul[k]) for k in range(3))
+
+
+def hll_rows(wl, wr, gamma):
+    fl, el = _flux(wl, gamma)
+    fr, er = _flux(wr, gamma)
+    sl, sr = _speeds(wl, wr, gamma)
+    sl = jnp.minimum(sl, 0.0)
+    sr = jnp.maximum(sr, 0.0)
+    inv = 1.0 / (sr - sl)
+    ul = (wl[0], wl[0] * wl[1], el)
+    ur = (wr[0], wr[0] * wr[1], er)
+    return tuple((sr * fl[k] - sl * fr[k] + sl * sr * (ur[k] - ul[k])) * inv for k in range(3))
+
+
+def hllc_rows(wl, wr, gamma):
+    rl, vl, pl = wl[0], wl[1], wl[2]
+    rr, vr, pr = wr[0], wr[1], wr[2]
+    fl, el = _flux(wl, gamma)
+    fr, er = _flux(wr, gamma)
+    sl, sr = _speeds(wl, wr, gamma)
+    ql = rl * (sl - vl)
+    qr = rr * (sr - vr)
+    ss = (pr - pl + ql * vl - qr * vr) / (ql - qr)
+    # pick the upwind side of the contact, then the star or outer flux on that side
+    left = ss >= 0.0
+    rho = jnp.where(left, rl, rr)
+    v = jnp.where(left, vl, vr)
+    p = jnp.where(left, pl, pr)
+    e = jnp.where(left, el, er)
+    s = jnp.where(left, sl, sr)
+    q = jnp.where(left, ql, qr)
+    f = tuple(jnp.where(left, fl[k], fr[k]) for k in range(3))
+    fac = q / (s - ss)
+    ustar = (fac, fac * ss, fac * (e / rho + (ss - v) * (ss + p / q)))
+    u = (rho, rho * v, e)
+    outer = jnp.where(left, sl >= 0.0, sr <= 0.0)
+    return tuple(jnp.where(outer, f[k], f[k] + s * (ustar[k] - u[k])) for k in range(3))
+
+
+def _stacked(rows_fn):
+    def fn(wl, wr, gamma):
+        return jnp.stack(rows_fn(wl, wr, gamma))
+
+    fn.__name__ = rows_fn.__name__.replace("_rows", "")
+    fn.__doc__ = f"Numerical flux ({fn.__name__}) from ``(3, n)`` primitive states; returns ``(3, n)``."
+    return fn
+
+
+hll = _stacked(hll_rows)
+hllc = _stacked(hllc_rows)
+rusanov = _stacked(rusanov_rows)
+
+RIEMANN_SOLVERS = {"hll": hll, "hllc": hllc, "rusanov": rusanov}
+RIEMANN_ROWS = {"hll": hll_rows, "hllc": hllc_rows, "rusanov": rusanov_rows}
