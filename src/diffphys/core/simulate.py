@@ -56,7 +56,7 @@ def _step_fn(solver, params, with_dt):
 
 
 def simulate(solver, state0, params, *, num_steps=None, t_end=None, dt=None, max_steps=None,
-             save_every=None, save_at=None, gradient="store", throw=False) -> Solution:
+             save_every=None, save_at=None, gradient="store", throw=False, dt_gradient=True) -> Solution:
     """Run ``solver`` from ``state0`` and return a :class:`Solution`.
 
     Args:
@@ -75,6 +75,11 @@ def simulate(solver, state0, params, *, num_steps=None, t_end=None, dt=None, max
         gradient: ``"store"``, ``"checkpoint"``, ``"recursive"``, ``"adjoint"`` (solver-provided)
             or a strategy object from :mod:`diffphys.core.gradients`.
         throw: raise (via ``equinox.error_if``) when ``t_end`` is not reached within ``max_steps``.
+        dt_gradient: with adaptive steps, whether derivatives flow through ``solver.max_dt`` (the exact
+            derivative of the discrete computation, default) or the step sizes are treated as constants
+            (``False``: the derivative of the same scheme on a frozen time grid; smoother over long
+            runs where the CFL step depends sensitively on the state). The last step still lands on
+            ``t_end`` and is differentiable in ``t_end``.
     """
     strategy = resolve_strategy(gradient, solver)
     if hasattr(strategy, "simulate"):
@@ -109,7 +114,7 @@ def simulate(solver, state0, params, *, num_steps=None, t_end=None, dt=None, max
             raise ValueError("save_at must be non-decreasing")
     if t_end is not None and is_concrete(t_end) and not float(np.asarray(t_end)) > 0:
         raise ValueError(f"t_end must be > 0; got {t_end}")
-    return _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strategy, throw)
+    return _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strategy, throw, dt_gradient)
 
 
 def _simulate_fixed(solver, state0, params, num_steps, dt, save_every, strategy):
@@ -147,7 +152,7 @@ def _simulate_fixed(solver, state0, params, num_steps, dt, save_every, strategy)
     return Solution(state=carry[0], num_steps=carry[1], t=t, snapshots=snaps, ts=ts)
 
 
-def _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strategy, throw):
+def _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strategy, throw, dt_gradient=True):
     step = _step_fn(solver, params, True)
     # the time variable takes the dtype of the state's floating leaves
     leaves = [x for x in jax.tree_util.tree_leaves(state0) if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
@@ -161,6 +166,8 @@ def _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strat
                 state, t, n = c
                 remaining = target - t
                 h = solver.max_dt(state, params) if dt is None else jnp.asarray(dt, tdtype)
+                if not dt_gradient:
+                    h = lax.stop_gradient(h)
                 last = h >= remaining
                 h = jnp.where(last, remaining, h)
                 new = step(state, h)
