@@ -20,6 +20,7 @@ from jax import lax
 
 from ..core.checks import check_int
 from ..core.simulate import Solution
+from .mesh import cic_paint_vjp, cic_readout_vjp
 from .nbody import PMState, _tabulated
 
 __all__ = ["ReverseAdjoint", "force_vjp"]
@@ -27,14 +28,15 @@ __all__ = ["ReverseAdjoint", "force_vjp"]
 
 def force_vjp(solver, disp, meshes, g):
     """Cotangent of the displacements for the unit force read out at ``disp`` with cotangent ``g`` (N, 3),
-    given the force ``meshes`` at ``disp`` (no forward force solve)."""
-    _, ro_vjp = jax.vjp(lambda d, m: solver.readout(m, d), disp, meshes)
-    d_ro, m_bar = ro_vjp(g)
+    given the force ``meshes`` at ``disp`` (no forward force solve): read-out transpose, the FFT
+    operator's transpose (3 forward FFTs, 1 inverse), paint transpose."""
+    cell = jnp.asarray(solver.cell, disp.dtype)
+    x = solver._cells(disp)
+    x_ro, m_bar = cic_readout_vjp(meshes, x, g)
     counts_like = jnp.zeros(solver.mesh, disp.dtype)
     (c_bar,) = jax.linear_transpose(solver.force_operator, counts_like)(m_bar)
-    _, paint_vjp = jax.vjp(solver.paint, disp)
-    (d_paint,) = paint_vjp(c_bar)
-    return d_ro + d_paint
+    x_paint, _ = cic_paint_vjp(x, solver.mesh, c_bar)
+    return (x_ro + x_paint) / cell
 
 
 class ReverseAdjoint:
