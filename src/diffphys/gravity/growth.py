@@ -6,7 +6,7 @@ With ``' = d/d ln a`` and ``Om(a) = Omega_m a^-3 / E^2``:
     D2'' + (2 + dlnE/dlna) D2' - 3/2 Om(a) D2 = -3/2 Om(a) D1^2
 
 from the matter-dominated growing modes ``D1 = a``, ``D2 = -3/7 a^2`` at ``a = e^-7``, integrated by
-fixed-step RK4 in ``ln a`` (step 1/32) inside ``lax.scan`` and normalised so that ``D1(1) = 1``
+fixed-step RK4 in ``ln a`` (step 1/64) inside ``lax.scan`` and normalised so that ``D1(1) = 1``
 (``D2`` by the same factor squared, so ``D2 -> -3/7 D1^2`` early). Values between nodes come from
 cubic Hermite interpolation using the ODE's own derivatives (relative error ~1e-9).
 """
@@ -22,13 +22,13 @@ from .cosmology import E, Omega_m_a, dlnE_dlna
 
 __all__ = ["GrowthTable", "growth_table", "D1", "D2", "dD1_dlna", "dD2_dlna", "growth_rate"]
 
-_H = 1.0 / 32.0          # step in ln a
-_K_LO, _K_HI = -224, 32  # nodes k * _H: a from e^-7 ~ 9.1e-4 to e^1 ~ 2.72; a = 1 is node k = 0
+_H = 1.0 / 64.0          # step in ln a
+_K_LO, _K_HI = -448, 64  # nodes k * _H: a from e^-7 ~ 9.1e-4 to e^1 ~ 2.72; a = 1 is node k = 0
 LNA_MIN, LNA_MAX = _K_LO * _H, _K_HI * _H
 
 
 class GrowthTable(eqx.Module):
-    """Growth factors on the nodes ``ln a = k/32``: ``y = (D1, D1', D2, D2')`` and ``dy = y'``."""
+    """Growth factors on the nodes ``ln a = k/64``: ``y = (D1, D1', D2, D2')`` and ``dy = y'``."""
 
     y: jax.Array
     dy: jax.Array
