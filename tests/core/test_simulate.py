@@ -46,7 +46,7 @@ def test_strategies_same_gradient(gradient):
 
 def test_forward_and_reverse_agree():
     for gradient in ["store", "checkpoint", "recursive"]:
-        f = lambda w: loss({"w": w, "c": P["c"]}, gradient, 300)  # noqa: E731
+        f = lambda w, gradient=gradient: loss({"w": w, "c": P["c"]}, gradient, 300)
         rev = jax.grad(f)(P["w"])
         fwd = jax.jacfwd(f)(P["w"])
         fd = (f(P["w"] + 1e-6) - f(P["w"] - 1e-6)) / 2e-6

@@ -117,7 +117,8 @@ def run_example(name: str, out, *, quick=False, overrides=None, seed=None, overw
             raise FileExistsError(f"{out} holds results of a different run ({old.get('example', '?')}); "
                                   f"choose another --out or pass --overwrite")
     elif not manifest_path.exists() and (out / "metrics.json").exists() and not overwrite:
-        raise FileExistsError(f"{out} already holds results of an unknown run; choose another --out or pass --overwrite")
+        raise FileExistsError(f"{out} already holds results of an unknown run; "
+                              f"choose another --out or pass --overwrite")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     metrics = module.run(config, out)
