@@ -46,12 +46,28 @@ def inverse_laplacian(shape, box, dtype):
     return np.where(k2 > 0, -1.0 / safe, 0.0).astype(dtype)
 
 
-def gradient_kernels(shape, box, dtype):
-    return wavevectors(shape, box, dtype, zero_nyquist=True)
+def gradient_kernels(shape, box, dtype, kind="spectral"):
+    """Per-axis derivative kernels ``D_j(k)`` with ``d/dx_j -> i D_j``: ``"spectral"`` (exact ``k_j``, zero at
+    Nyquist) or ``"fd4"`` (FastPM's 4-point finite difference ``(8 sin(k h) - sin(2 k h)) / (6 h)``)."""
+    if kind == "spectral":
+        return wavevectors(shape, box, dtype, zero_nyquist=True)
+    if kind == "fd4":
+        ks = wavevectors(shape, box, np.float64, zero_nyquist=False)
+        out = []
+        for k, n, L in zip(ks, shape, box):
+            h = L / n
+            out.append(((8 * np.sin(k * h) - np.sin(2 * k * h)) / (6 * h)).astype(dtype))
+        return out
+    raise ValueError(f"gradient kind must be 'spectral' or 'fd4'; got {kind!r}")
 
 
-def poisson_force_mesh(delta, box, deconvolve=False):
-    """Unit force meshes ``-grad(phi)`` with ``laplacian(phi) = delta``: shape ``(*delta.shape, 3)``."""
+def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral"):
+    """Unit force meshes ``-grad(phi)`` with ``laplacian(phi) = delta``: shape ``(*delta.shape, 3)``.
+
+    ``gradient="spectral"`` (default, as pmwd) differentiates exactly in Fourier space; on a mesh finer
+    than the particle grid its near-Nyquist response lets the particle lattice alias a force excess of
+    about ``k dx / pi`` back onto low k (see docs/gravity.md). ``"fd4"`` (as FastPM) suppresses it.
+    """
     shape = delta.shape
     dtype = delta.dtype
     dk = jnp.fft.rfftn(delta)
@@ -63,6 +79,6 @@ def poisson_force_mesh(delta, box, deconvolve=False):
         inv = inv / jnp.asarray(cic_window(shape).astype(dtype)) ** 2
     # phi_k = -delta_k / k^2 ; F_k = -i k phi_k = i k delta_k / k^2
     pot = dk * inv
-    gks = [jnp.asarray(k) for k in gradient_kernels(shape, box, np.dtype(dtype))]
+    gks = [jnp.asarray(k) for k in gradient_kernels(shape, box, np.dtype(dtype), gradient)]
     comps = [jnp.fft.irfftn(1j * g * pot, s=shape) for g in gks]
     return jnp.stack(comps, axis=-1)

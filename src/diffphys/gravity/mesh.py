@@ -88,12 +88,12 @@ def cic_readout(mesh, x, channels=False):
     base, f, pshape, strides = _base(x, shape)
     mp = _pad(mesh, d)
     mf = mp.reshape(-1, mesh.shape[-1]) if channels else mp.reshape(-1)
-    out = 0.0
-    for o in _corner_list(d):
-        w = _weight(f, o)
-        v = mf.at[base + int(o @ strides)].get(mode="promise_in_bounds")
-        out = out + (w[:, None] * v if channels else w * v)
-    return out
+    vals = [mf.at[base + int(o @ strides)].get(mode="promise_in_bounds") for o in _corner_list(d)]
+    # nested linear interpolation (last axis first): bit-exact for a uniform field
+    for j in range(d - 1, -1, -1):
+        t = f[:, j][:, None] if channels else f[:, j]
+        vals = [v0 + t * (v1 - v0) for v0, v1 in zip(vals[0::2], vals[1::2])]
+    return vals[0]
 
 
 def cic_window(shape):

@@ -28,5 +28,7 @@ def linear_modes(noise, cosmo, box):
     ks = [jnp.asarray(k) for k in wavevectors(shape, box, np.dtype(dtype), zero_nyquist=False)]
     kmag = jnp.sqrt(sum(k * k for k in ks))
     vcell = float(np.prod(box) / np.prod(shape))
-    amp = jnp.sqrt(linear_power(cosmo, kmag) / vcell).astype(dtype)
+    pk = linear_power(cosmo, kmag)
+    # k = 0 carries no power; keep sqrt away from 0 so forward- and reverse-mode derivatives stay finite
+    amp = jnp.where(kmag > 0, jnp.sqrt(jnp.where(kmag > 0, pk, 1.0) / vcell), 0.0).astype(dtype)
     return jnp.fft.rfftn(noise) * amp

@@ -69,6 +69,7 @@ class PMSolver(eqx.Module):
         a_start, a_stop, num_steps: steps uniform in a (default), or ``a_steps`` given explicitly
             (increasing, first = a_start, last = a_stop).
         deconvolve: divide the density by the CIC window (paint and read-out) before the force solve.
+        gradient: ``"spectral"`` (default) or ``"fd4"`` force differentiation (see :mod:`.force`).
     """
 
     box: tuple = eqx.field(static=True)
@@ -76,9 +77,10 @@ class PMSolver(eqx.Module):
     mesh: tuple = eqx.field(static=True)
     a_steps: tuple = eqx.field(static=True)
     deconvolve: bool = eqx.field(static=True)
+    gradient: str = eqx.field(static=True)
 
     def __init__(self, box, ptcl_grid, mesh=None, a_start=1.0 / 64, a_stop=1.0, num_steps=63,
-                 a_steps=None, deconvolve=False):
+                 a_steps=None, deconvolve=False, gradient="spectral"):
         self.box = _triple("box", box, float)
         self.ptcl_grid = _triple("ptcl_grid", ptcl_grid, int)
         if mesh is None:
@@ -104,6 +106,9 @@ class PMSolver(eqx.Module):
                              f"a_stop={a_steps[-1]:g}")
         self.a_steps = tuple(float(a) for a in a_steps)
         self.deconvolve = bool(deconvolve)
+        if gradient not in ("spectral", "fd4"):
+            raise ValueError(f"gradient must be 'spectral' or 'fd4'; got {gradient!r}")
+        self.gradient = gradient
 
     # ---- geometry --------------------------------------------------------------------------
     @property
@@ -119,8 +124,10 @@ class PMSolver(eqx.Module):
         return tuple(L / m for L, m in zip(self.box, self.mesh))
 
     def lattice(self, dtype=jnp.float32):
-        """Unperturbed particle positions q (N, 3) in Mpc/h."""
-        axes = [np.arange(n) * (L / n) for n, L in zip(self.ptcl_grid, self.box)]
+        """Unperturbed particle positions q (N, 3) in Mpc/h: the particle grid offset by half a mesh cell,
+        so that (for integer mesh/particle ratios) particles sit at mesh-cell centres, where CIC painting
+        is linear in small displacements (a particle on a mesh node paints |displacement|)."""
+        axes = [np.arange(n) * (L / n) + 0.5 * L / m for n, L, m in zip(self.ptcl_grid, self.box, self.mesh)]
         q = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
         return jnp.asarray(q, dtype)
 
@@ -140,7 +147,7 @@ class PMSolver(eqx.Module):
     def force_operator(self, counts):
         """Unit force meshes (mesh + (3,)) from counts: linear in ``counts``."""
         nbar = self.num_particles / float(np.prod(self.mesh))
-        return poisson_force_mesh(counts / nbar, self.box, self.deconvolve)
+        return poisson_force_mesh(counts / nbar, self.box, self.deconvolve, self.gradient)
 
     def readout(self, meshes, disp):
         return cic_readout(meshes, self._cells(disp), channels=True)
