@@ -13,11 +13,11 @@ from .lpt import lpt_displacement, lpt_fields
 from .mesh import cic_paint, cic_readout, cic_window
 from .modes import linear_modes, white_noise
 from .nbody import PMSolver, PMState
-from .observe import density, power_spectrum, project
+from .observe import density, modes_power, power_spectrum, project
 from .power import linear_power, sigma_R, transfer_eh98
 
 __all__ = ["Cosmology", "E", "E2", "dlnE_dlna", "Omega_m_a", "GrowthTable", "growth_table", "D1", "D2",
            "dD1_dlna", "dD2_dlna", "growth_rate", "transfer_eh98", "linear_power", "sigma_R", "white_noise",
            "linear_modes", "lpt_fields", "lpt_displacement", "cic_paint", "cic_readout", "cic_window",
            "poisson_force_mesh", "wavevectors", "PMSolver", "PMState", "ReverseAdjoint", "force_vjp",
-           "density", "power_spectrum", "project"]
+           "density", "power_spectrum", "modes_power", "project"]

@@ -8,7 +8,7 @@ import numpy as np
 from .force import wavevectors
 from .mesh import cic_paint, cic_window
 
-__all__ = ["density", "power_spectrum", "project", "AXES"]
+__all__ = ["density", "power_spectrum", "modes_power", "project", "AXES"]
 
 AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -26,8 +26,10 @@ def density(solver, state, mesh=None):
 def power_spectrum(delta, box, nbins=None, kmax=None, deconvolve=False):
     """Binned power spectrum of a density-contrast mesh: ``(k, P, nmodes)``.
 
-    Bins are linear in |k| of width the fundamental frequency of the longest side, up to ``kmax``
-    (default the smallest Nyquist); ``k`` is the mean |k| of the modes in each bin; empty bins give NaN.
+    Bins are linear in |k|, of width the fundamental frequency ``kf`` of the longest side and centred on
+    multiples of it (so that meshes of any resolution on the same box share their low-k bins), up to
+    ``kmax`` (default the smallest Nyquist); or ``nbins`` equal bins from 0. ``k`` is the mean |k| of the
+    modes in each bin; empty bins give NaN.
     """
     shape = delta.shape
     box = tuple(float(b) for b in box)
@@ -48,8 +50,12 @@ def power_spectrum(delta, box, nbins=None, kmax=None, deconvolve=False):
     kf = 2 * np.pi / max(box)
     knyq = min(np.pi * n / L for n, L in zip(shape, box))
     kmax = knyq if kmax is None else kmax
-    nb = int(nbins) if nbins else max(1, int(np.floor(kmax / kf)))
-    edges = np.linspace(0.5 * kf, kmax, nb + 1) if nbins is None else np.linspace(0.0, kmax, nb + 1)
+    if nbins:
+        nb = int(nbins)
+        edges = np.linspace(0.0, kmax, nb + 1)
+    else:  # bins of width kf centred on multiples of kf: the same low-k bins for any mesh on the box
+        nb = max(1, int(np.floor(kmax / kf - 0.5)))
+        edges = kf * (0.5 + np.arange(nb + 1))
     idx = np.digitize(kmag.ravel(), edges) - 1
     valid = (idx >= 0) & (idx < nb) & (kmag.ravel() > 0)
     idx = np.where(valid, idx, nb)
@@ -61,6 +67,12 @@ def power_spectrum(delta, box, nbins=None, kmax=None, deconvolve=False):
         kc = ksum / nmodes
     pk = jnp.where(jnp.asarray(nmodes) > 0, psum / jnp.asarray(np.maximum(nmodes, 1), p3.dtype), jnp.nan)
     return kc, pk, nmodes
+
+
+def modes_power(modes, box, shape, a_factor=1.0, **kw):
+    """Binned power of Fourier modes in rfft layout (e.g. :func:`linear_modes`) times ``a_factor^2``."""
+    delta = jnp.fft.irfftn(modes, s=tuple(shape)) * a_factor
+    return power_spectrum(delta, box, **kw)
 
 
 def project(solver, state, axis=2, shape=None, box=None):
