@@ -1,6 +1,7 @@
 """The gravity examples run end to end on tiny configurations and report their metric keys."""
 
 import numpy as np
+import pytest
 
 from diffphys.examples import load, make_config, run_example
 
@@ -24,6 +25,7 @@ def test_ic_fit_quick_config_is_the_lecture_configuration():
     assert cfg.a_start == 1 / 64 and cfg.a_stop == 1.0
 
 
+@pytest.mark.slow
 def test_nbody_tiny(tmp_path):
     over = {"ptcl": "8", "num_steps": "4", "box": "64", "a_start": "0.1"}
     m = run_example("nbody", tmp_path, overrides=over)

@@ -81,35 +81,42 @@ def run(config, out: Path) -> dict:
         st0 = s.initial_state(noise, c)
         return simulate(s, st0, c, num_steps=s.num_steps, save_every=save_every)
 
-    sol = forward(noise)
-    final = sol.state
-    c = cosmo.tabulate()
-    counts = s.paint(final.disp)
-    mass_rel_err = float(abs(np.asarray(counts, np.float64).sum() - s.num_particles) / s.num_particles)
-    mom = final.mom
-    momentum_rel = float(jnp.linalg.norm(mom.sum(0)) / jnp.sum(jnp.linalg.norm(mom, axis=1)))
+    ts = np.asarray(s.a_steps)[::save_every][: config.num_steps // save_every + 1]
 
-    # power spectra: simulation (CIC-deconvolved) vs the linear evolution of the same modes
-    modes = g.linear_modes(noise, c, s.box)
-    ts = np.asarray(sol.ts)
-    a_tab = np.asarray(s.a_steps)
+    @jax.jit
+    def analyse(noise):
+        # everything in one compiled program (eager JAX ops each compile on first use)
+        sol = forward(noise)
+        c = cosmo.tabulate()
+        final = sol.state
+        counts = s.paint(final.disp)
+        mom = final.mom
+        momentum = jnp.linalg.norm(mom.sum(0)) / jnp.sum(jnp.linalg.norm(mom, axis=1))
+        modes = g.linear_modes(noise, c, s.box)
+        a_snap = jnp.asarray(ts, noise.dtype)
+        sim = jax.vmap(lambda st: g.power_spectrum(s.density(st), s.box, deconvolve=True)[1])(sol.snapshots)
+        lin = jax.vmap(lambda d: g.modes_power(modes, s.box, s.ptcl_grid, d)[1])(g.D1(c, a_snap))
+        proj = jax.vmap(lambda st: g.project(s, st, 2))(sol.snapshots)
+        kk = jnp.logspace(np.log10(2 * np.pi / s.box[0]), np.log10(np.pi * s.mesh[0] / s.box[0]), 100)
+        return counts, momentum, sim, lin, proj, kk, g.linear_power(c, kk, config.a_stop), final, modes
+
+    counts, momentum, sim, lin, proj, kk, plin, final, _ = analyse(noise)
+    mass_rel_err = float(abs(np.asarray(counts, np.float64).sum() - s.num_particles) / s.num_particles)
+    momentum_rel = float(momentum)
+    k = g.power_spectrum(jnp.zeros(s.mesh, dtype), s.box)[0]
+    kl = g.power_spectrum(jnp.zeros(s.ptcl_grid, dtype), s.box)[0]
+    m = min(len(k), len(kl))
+    sim, lin, proj = np.asarray(sim), np.asarray(lin), np.asarray(proj)
+
     fig, (ax, axr) = plt.subplots(2, 1, figsize=(6, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     colors = plt.cm.viridis(np.linspace(0, 1, len(ts)))
-    pk_lowk_rel_err = None
-    for i, step in enumerate(ts):
-        a = float(a_tab[int(step)])
-        snap = jax.tree_util.tree_map(lambda x: x[i], sol.snapshots)
-        k, pk, n = g.power_spectrum(s.density(snap), s.box, deconvolve=True)
-        kl, pl, _ = g.modes_power(modes, s.box, s.ptcl_grid, float(g.D1(c, a)))
-        m = min(len(k), len(kl))
-        ratio = np.asarray(pk)[:m] / np.asarray(pl)[:m]
-        ax.loglog(k, pk, color=colors[i], label=f"a = {a:.3f}")
-        ax.loglog(kl, pl, color=colors[i], ls=":", lw=1)
+    for i, a in enumerate(ts):
+        ratio = sim[i, :m] / lin[i, :m]
+        ax.loglog(k, sim[i], color=colors[i], label=f"a = {a:.3f}")
+        ax.loglog(kl, lin[i], color=colors[i], ls=":", lw=1)
         axr.semilogx(k[:m], ratio, color=colors[i])
-        if i == len(ts) - 1:
-            pk_lowk_rel_err = float(np.max(np.abs(ratio[:config.lowk_bins] - 1)))
-    kk = jnp.logspace(np.log10(2 * np.pi / s.box[0]), np.log10(np.pi * s.mesh[0] / s.box[0]), 100)
-    ax.loglog(kk, g.linear_power(c, kk, config.a_stop), "k--", lw=1, label="linear theory (EH98)")
+    pk_lowk_rel_err = float(np.max(np.abs(sim[-1, :config.lowk_bins] / lin[-1, :config.lowk_bins] - 1)))
+    ax.loglog(kk, plin, "k--", lw=1, label="linear theory (EH98)")
     ax.set_ylabel("P(k) [(Mpc/h)^3]")
     ax.legend(fontsize=7, ncol=2)
     axr.axhline(1, color="k", lw=0.5)
@@ -121,27 +128,29 @@ def run(config, out: Path) -> dict:
     axr.xaxis.set_minor_formatter(NullFormatter())
     save_figure(fig, out / "nbody_power.png")
 
-    img = np.asarray(g.project(s, final, 2))
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.imshow(np.log10(1 + img), cmap="magma")
+    ax.imshow(np.log10(1 + proj[-1]), cmap="magma")
     ax.set_title(f"projected density, a = {config.a_stop}")
     ax.set_xticks([])
     ax.set_yticks([])
     save_figure(fig, out / "nbody_density.png")
     frames = []
-    for i in range(len(ts)):
-        snap = jax.tree_util.tree_map(lambda x: x[i], sol.snapshots)
-        pr = np.log10(1 + np.asarray(g.project(s, snap, 2)))
+    for pr in proj:
+        pr = np.log10(1 + pr)
         frames.append((np.clip(pr / max(pr.max(), 1e-9), 0, 1) * 255).astype(np.uint8))
     save_gif(frames, out / "nbody_evolution.gif", fps=4)
 
     metrics = {"mass_rel_err": mass_rel_err, "momentum_rel": momentum_rel, "pk_lowk_rel_err": pk_lowk_rel_err}
     if _x64():
         # reversibility of the full run
-        back = jax.jit(lambda st: jax.lax.scan(lambda x, _: (s.reverse_step(x, c), None), st, None,
-                                               length=s.num_steps)[0])(final)
-        st0 = s.initial_state(noise, c)
-        metrics["reversibility_rel"] = float(jnp.max(jnp.abs(back.disp - st0.disp)) / jnp.sqrt(jnp.mean(st0.disp**2)))
+        @jax.jit
+        def reversibility(noise, final):
+            c = cosmo.tabulate()
+            back = jax.lax.scan(lambda x, _: (s.reverse_step(x, c), None), final, None, length=s.num_steps)[0]
+            st0 = s.initial_state(noise, c)
+            return jnp.max(jnp.abs(back.disp - st0.disp)) / jnp.sqrt(jnp.mean(st0.disp**2))
+
+        metrics["reversibility_rel"] = float(reversibility(noise, final))
         # adjoint vs autodiff on a 16^3 sub-problem
         s2 = g.PMSolver(box=config.box / 4, ptcl_grid=16, mesh=32, a_start=config.a_start, a_stop=config.a_stop,
                         num_steps=min(config.num_steps, 16), gradient=config.gradient)
@@ -154,7 +163,7 @@ def run(config, out: Path) -> dict:
 
         ga = jax.jit(jax.grad(lambda n, cc: loss(n, cc, "adjoint"), argnums=(0, 1)))(n2, cosmo)
         gs = jax.jit(jax.grad(lambda n, cc: loss(n, cc, "store"), argnums=(0, 1)))(n2, cosmo)
-        va = jnp.concatenate([ga[0].ravel(), jnp.stack([ga[1].Omega_m, ga[1].sigma8])])
-        vs = jnp.concatenate([gs[0].ravel(), jnp.stack([gs[1].Omega_m, gs[1].sigma8])])
-        metrics["adjoint_vs_ad_rel_rms"] = float(jnp.sqrt(jnp.mean((va - vs) ** 2)) / jnp.sqrt(jnp.mean(vs**2)))
+        va = np.concatenate([np.ravel(ga[0]), [float(ga[1].Omega_m), float(ga[1].sigma8)]])
+        vs = np.concatenate([np.ravel(gs[0]), [float(gs[1].Omega_m), float(gs[1].sigma8)]])
+        metrics["adjoint_vs_ad_rel_rms"] = float(np.sqrt(np.mean((va - vs) ** 2)) / np.sqrt(np.mean(vs**2)))
     return metrics
