@@ -2,8 +2,8 @@
 
 The lecture's configuration (pmwd, Li et al. 2022): 16x27x16 particles in a 160x270x160 (Mpc/h)^3
 box, a 32x54x32 mesh, 2LPT at a = 1/64, 63 FastPM kick-drift-kick steps to a = 1, the final particles
-projected along z onto a 64x108 mesh; loss = var(projection - target) / var(target); Adam on the
-white noise; gradients by the reverse-time adjoint (memory independent of the number of steps).
+projected along z onto a 64x108 mesh; loss = var(projection - target) / var(target); Adam (cosine-decayed
+learning rate) on the white noise; gradients by the reverse-time adjoint (memory independent of the number of steps).
 ``--set projections=2`` also projects along x (the transposed (z, y) map) and sums the two losses.
 """
 
@@ -30,6 +30,7 @@ HEADLINE = True
 class Config:
     iterations: int = 3000
     learning_rate: float = 0.1
+    lr_decay: float = 0.1            # cosine decay of the learning rate to this fraction at the last iteration
     projections: int = 1
     target: str = ""                 # a PNG/JPG path; empty = the word "diffphys" (Pillow's default font)
     seed: int = 0
@@ -51,6 +52,7 @@ class Config:
     def validate(self):
         check_int("iterations", self.iterations, lo=0)
         check_range("learning_rate", self.learning_rate, 0.0, 10.0, lo_open=True)
+        check_range("lr_decay", self.lr_decay, 0.0, 1.0)
         check_int("projections", self.projections, lo=1, hi=2)
         check_int("num_steps", self.num_steps, lo=1, hi=10000)
         check_range("a_start", self.a_start, 1e-3, 2.0, lo_open=True)
@@ -135,7 +137,8 @@ def run(config, out: Path) -> dict:
     solver, cosmo, target, projections, evolve, loss = setup(config)
     key = jax.random.PRNGKey(config.seed)
     noise = jax.random.normal(key, solver.ptcl_grid, jnp.float32)
-    opt = optax.adam(config.learning_rate)
+    schedule = optax.cosine_decay_schedule(config.learning_rate, max(1, config.iterations), alpha=config.lr_decay)
+    opt = optax.adam(schedule)
     opt_state = opt.init(noise)
 
     def loss_aux(noise):
