@@ -1,9 +1,9 @@
 """Cloud-in-cell (CIC) painting and read-out on periodic meshes of any shape and dimension.
 
 Positions are given in *cell units* (position / cell size), so any mesh/particle-grid ratio and
-non-cubic meshes work alike. Painting scatters the 2^d corner weights into a mesh padded by one cell
-per axis whose padding layer is then folded back periodically (no integer modulo per corner);
-read-out gathers from the periodically padded mesh. Both are differentiable wrt positions (the
+non-cubic meshes work alike. Painting scatters the 2^d corner weights (one scatter per corner, with the
+periodic upper neighbour computed once per axis); read-out gathers the corners and interpolates
+linearly axis by axis. Both are differentiable wrt positions (the
 piecewise-linear CIC weights) and wrt the masses / mesh values, and are exact adjoints of each other.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -19,16 +18,24 @@ __all__ = ["cic_paint", "cic_readout", "cic_window"]
 
 
 def _base(x, shape):
-    """Wrapped base cell (flat index into the mesh padded by one cell per axis), fractions, strides."""
+    """Per-axis lower/upper cell indices (periodic), fractions, and the mesh strides."""
     dims = np.array(shape)
     x = jnp.mod(x, dims.astype(x.dtype))
     i0f = jnp.floor(x)
     f = x - i0f
     i0 = jnp.minimum(i0f.astype(jnp.int32), (dims - 1).astype(np.int32))  # x == n after round-off
-    pshape = tuple(n + 1 for n in shape)
-    strides = np.array([int(np.prod(pshape[j + 1:])) for j in range(len(shape))], dtype=np.int32)
-    base = jnp.sum(i0 * strides, axis=-1)
-    return base, f, pshape, strides
+    i1 = jnp.where(i0 == (dims - 1).astype(np.int32), 0, i0 + 1)
+    strides = np.array([int(np.prod(shape[j + 1:])) for j in range(len(shape))], dtype=np.int32)
+    return (i0 * strides, i1 * strides), f
+
+
+def _flat(lohi, o):
+    lo, hi = lohi
+    idx = None
+    for j, oj in enumerate(o):
+        col = hi[:, j] if oj else lo[:, j]
+        idx = col if idx is None else idx + col
+    return idx
 
 
 def _corner_list(d):
@@ -37,23 +44,6 @@ def _corner_list(d):
 
 def _weight(f, o):
     return jnp.prod(jnp.where(o[None] == 1, f, 1.0 - f), axis=-1)
-
-
-def _fold(m, d):
-    """Add the padding layer of an (n+1)-per-axis mesh back onto the periodic first layer."""
-    for j in range(d):
-        first = [slice(None)] * m.ndim
-        last = [slice(None)] * m.ndim
-        keep = [slice(None)] * m.ndim
-        first[j], last[j], keep[j] = 0, -1, slice(0, -1)
-        m = m.at[tuple(first)].add(m[tuple(last)])[tuple(keep)]
-    return m
-
-
-def _pad(m, d):
-    for j in range(d):
-        m = jnp.concatenate([m, jax.lax.slice_in_dim(m, 0, 1, axis=j)], axis=j)
-    return m
 
 
 def cic_paint(x, shape, mass=None, mesh=None):
@@ -66,14 +56,14 @@ def cic_paint(x, shape, mass=None, mesh=None):
     d = len(shape)
     if x.ndim != 2 or x.shape[1] != d:
         raise ValueError(f"positions must have shape (N, {d}) for a {d}D mesh; got {x.shape}")
-    base, f, pshape, strides = _base(x, shape)
-    m = jnp.zeros(int(np.prod(pshape)), x.dtype)
+    lohi, f = _base(x, shape)
+    m = jnp.zeros(int(np.prod(shape)), x.dtype)
     for o in _corner_list(d):
         w = _weight(f, o)
         if mass is not None:
             w = w * mass
-        m = m.at[base + int(o @ strides)].add(w, mode="promise_in_bounds")
-    m = _fold(m.reshape(pshape), d)
+        m = m.at[_flat(lohi, o)].add(w, mode="promise_in_bounds")
+    m = m.reshape(shape)
     return m if mesh is None else mesh + m
 
 
@@ -85,10 +75,9 @@ def cic_readout(mesh, x, channels=False):
     """
     shape = mesh.shape[:-1] if channels else mesh.shape
     d = len(shape)
-    base, f, pshape, strides = _base(x, shape)
-    mp = _pad(mesh, d)
-    mf = mp.reshape(-1, mesh.shape[-1]) if channels else mp.reshape(-1)
-    vals = [mf.at[base + int(o @ strides)].get(mode="promise_in_bounds") for o in _corner_list(d)]
+    lohi, f = _base(x, shape)
+    mf = mesh.reshape(-1, mesh.shape[-1]) if channels else mesh.reshape(-1)
+    vals = [mf.at[_flat(lohi, o)].get(mode="promise_in_bounds") for o in _corner_list(d)]
     # nested linear interpolation (last axis first): bit-exact for a uniform field
     for j in range(d - 1, -1, -1):
         t = f[:, j][:, None] if channels else f[:, j]
@@ -130,12 +119,12 @@ def cic_paint_vjp(x, shape, ct_mesh, mass=None):
     """
     shape = tuple(int(s) for s in shape)
     d = len(shape)
-    base, f, pshape, strides = _base(x, shape)
-    cf = _pad(ct_mesh, d).reshape(-1)
+    lohi, f = _base(x, shape)
+    cf = ct_mesh.reshape(-1)
     xbar = 0.0
     mbar = 0.0
     for o in _corner_list(d):
-        v = cf.at[base + int(o @ strides)].get(mode="promise_in_bounds")
+        v = cf.at[_flat(lohi, o)].get(mode="promise_in_bounds")
         xbar = xbar + _weight_grads(f, o) * v[:, None]
         if mass is not None:
             mbar = mbar + _weight(f, o) * v
@@ -149,17 +138,16 @@ def cic_readout_vjp(mesh, x, ct):
     shape = mesh.shape[:-1]
     d = len(shape)
     nc = mesh.shape[-1]
-    base, f, pshape, strides = _base(x, shape)
-    mf = _pad(mesh, d).reshape(-1, nc)
-    size = int(np.prod(pshape))
+    lohi, f = _base(x, shape)
+    mf = mesh.reshape(-1, nc)
+    size = int(np.prod(shape))
     mbar = jnp.zeros((nc * size,), ct.dtype)     # channel-major: 1D scatters are the fast kind
     xbar = 0.0
     for o in _corner_list(d):
-        idx = base + int(o @ strides)
+        idx = _flat(lohi, o)
         v = mf.at[idx].get(mode="promise_in_bounds")
         xbar = xbar + _weight_grads(f, o) * jnp.sum(v * ct, axis=-1)[:, None]
         w = _weight(f, o)
         for c in range(nc):
             mbar = mbar.at[idx + c * size].add(w * ct[:, c], mode="promise_in_bounds")
-    mbar = jnp.moveaxis(mbar.reshape(nc, *pshape), 0, -1)
-    return xbar, _fold(mbar, d)
+    return xbar, jnp.moveaxis(mbar.reshape(nc, *shape), 0, -1)
