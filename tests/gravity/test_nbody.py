@@ -136,10 +136,9 @@ def test_gradients_match_finite_differences_on_cosmology():
     p = {n: jnp.asarray(float(getattr(COSMO, n))) for n in names}
     report = check_grad(fn, p)                 # forward mode (jacfwd) through core.simulate
     assert report.max_rel_err <= 1e-6, str(report)
-    report_rev = check_grad(fn, p, mode="rev")
-    assert report_rev.max_rel_err <= 1e-6, str(report_rev)
 
 
+@pytest.mark.slow
 def test_forward_mode_matches_reverse_mode():
     s = small_solver(num_steps=4)
     noise = noise_for(s, 4)
@@ -184,9 +183,10 @@ def test_float32_default_dtype_is_kept():
     noise = g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid, jnp.float32)
     c = g.Cosmology(Omega_m=jnp.float32(0.3), Omega_b=jnp.float32(0.05), h=jnp.float32(0.7),
                     n_s=jnp.float32(0.96), sigma8=jnp.float32(0.8))
-    st = s.initial_state(noise, c.tabulate())
-    sol = simulate(s, st, c.tabulate(), num_steps=2, gradient="adjoint")
-    assert sol.state.disp.dtype == jnp.float32 and sol.state.mom.dtype == jnp.float32
+    run = jax.jit(lambda n, c: simulate(s, s.initial_state(n, c.tabulate()), c.tabulate(), num_steps=2,
+                                        gradient="adjoint").state)
+    st = run(noise, c)
+    assert st.disp.dtype == jnp.float32 and st.mom.dtype == jnp.float32
 
 
 @pytest.mark.slow
