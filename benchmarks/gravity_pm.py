@@ -93,7 +93,7 @@ def adjoint_memory(steps_list=(16, 252)):
             cosmo = g.Cosmology()
             noise = g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid)
 
-            def loss(noise):
+            def loss(noise, s=s, cosmo=cosmo, n=n, gradient=gradient):
                 c = cosmo.tabulate()
                 st = simulate(s, s.initial_state(noise, c), c, num_steps=n, gradient=gradient).state
                 return jnp.sum(g.project(s, st, 2, (64, 108)) ** 2)

@@ -30,7 +30,6 @@ def test_paint_on_lattice_is_one_per_cell():
 
 def test_linear_field_readout_is_exact():
     # CIC interpolation is exact for fields linear between nodes (a tilted plane away from the wrap)
-    shape = (10, 10, 10)
     i = np.arange(10.0)
     field = 0.3 * i[:, None, None] + 0.2 * i[None, :, None] - 0.1 * i[None, None, :]
     x = jax.random.uniform(jax.random.PRNGKey(2), (100, 3), jnp.float64, 0.0, 8.99)

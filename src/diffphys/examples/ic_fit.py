@@ -30,7 +30,7 @@ HEADLINE = True
 class Config:
     iterations: int = 3000
     learning_rate: float = 0.1
-    lr_decay: float = 1.0            # cosine-decay the learning rate to this fraction by the last iteration (1 = constant)
+    lr_decay: float = 1.0            # cosine-decay the rate to this fraction by the end (1 = constant)
     projections: int = 1
     target: str = ""                 # a PNG/JPG path; empty = the word "diffphys" (Pillow's default font)
     seed: int = 0
