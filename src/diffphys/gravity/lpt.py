@@ -1,0 +1,47 @@
+"""Lagrangian perturbation theory (1LPT/2LPT) displacements and momenta on the particle grid.
+
+``x = q - D1 grad(phi1) + D2 grad(phi2)`` with ``laplacian(phi1) = delta_lin(a=1)`` and
+``laplacian(phi2) = sum_{i<j} (phi1_ii phi1_jj - phi1_ij^2)``; ``D2 ~ -3/7 D1^2`` (Scoccimarro 1998).
+Momenta ``p = a^2 E dx/dlna`` (the canonical momentum of :mod:`diffphys.gravity.nbody`).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from .cosmology import E
+from .force import gradient_kernels, inverse_laplacian
+from .growth import D1, D2, dD1_dlna, dD2_dlna
+
+__all__ = ["lpt_fields", "lpt_displacement"]
+
+
+def lpt_fields(modes, box, shape, order=2):
+    """Real-space fields ``psi1 = -grad(phi1)`` and ``psi2 = grad(phi2)`` (each (N, 3)) from linear modes."""
+    dtype = jnp.real(modes).dtype
+    inv = jnp.asarray(inverse_laplacian(shape, box, np.dtype(dtype)))     # -1/k^2
+    gk = [jnp.asarray(g) for g in gradient_kernels(shape, box, np.dtype(dtype))]
+    phi1 = modes * inv                                                    # phi1_k = -delta_k/k^2
+    irf = lambda f: jnp.fft.irfftn(f, s=shape)  # noqa: E731
+    psi1 = jnp.stack([irf(-1j * g * phi1).reshape(-1) for g in gk], axis=-1)
+    if order == 1:
+        return psi1, jnp.zeros_like(psi1)
+    # second derivatives phi1_ij = irfft(-k_i k_j phi1_k)
+    d = {}
+    for i in range(3):
+        for j in range(i, 3):
+            d[i, j] = irf(-gk[i] * gk[j] * phi1)
+    src = (d[0, 0] * d[1, 1] - d[0, 1] ** 2 + d[0, 0] * d[2, 2] - d[0, 2] ** 2
+           + d[1, 1] * d[2, 2] - d[1, 2] ** 2)
+    phi2 = jnp.fft.rfftn(src) * inv
+    psi2 = jnp.stack([irf(1j * g * phi2).reshape(-1) for g in gk], axis=-1)
+    return psi1, psi2
+
+
+def lpt_displacement(psi1, psi2, cosmo, a):
+    """Displacement and momentum at scale factor ``a`` from the LPT fields."""
+    a = jnp.asarray(a, psi1.dtype)
+    disp = D1(cosmo, a) * psi1 + D2(cosmo, a) * psi2
+    mom = a * a * E(cosmo, a) * (dD1_dlna(cosmo, a) * psi1 + dD2_dlna(cosmo, a) * psi2)
+    return disp.astype(psi1.dtype), mom.astype(psi1.dtype)

@@ -1,0 +1,153 @@
+"""Cloud-in-cell (CIC) painting and read-out on periodic meshes of any shape and dimension.
+
+Positions are given in *cell units* (position / cell size), so any mesh/particle-grid ratio and
+non-cubic meshes work alike. Painting scatters the 2^d corner weights (one scatter per corner, with the
+periodic upper neighbour computed once per axis); read-out gathers the corners and interpolates
+linearly axis by axis. Both are differentiable wrt positions (the
+piecewise-linear CIC weights) and wrt the masses / mesh values, and are exact adjoints of each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["cic_paint", "cic_readout", "cic_window"]
+
+
+def _base(x, shape):
+    """Per-axis lower/upper cell indices (periodic), fractions, and the mesh strides."""
+    dims = np.array(shape)
+    x = jnp.mod(x, dims.astype(x.dtype))
+    i0f = jnp.floor(x)
+    f = x - i0f
+    i0 = jnp.minimum(i0f.astype(jnp.int32), (dims - 1).astype(np.int32))  # x == n after round-off
+    i1 = jnp.where(i0 == (dims - 1).astype(np.int32), 0, i0 + 1)
+    strides = np.array([int(np.prod(shape[j + 1:])) for j in range(len(shape))], dtype=np.int32)
+    return (i0 * strides, i1 * strides), f
+
+
+def _flat(lohi, o):
+    lo, hi = lohi
+    idx = None
+    for j, oj in enumerate(o):
+        col = hi[:, j] if oj else lo[:, j]
+        idx = col if idx is None else idx + col
+    return idx
+
+
+def _corner_list(d):
+    return [np.array(o, dtype=np.int32) for o in itertools.product((0, 1), repeat=d)]
+
+
+def _weight(f, o):
+    return jnp.prod(jnp.where(o[None] == 1, f, 1.0 - f), axis=-1)
+
+
+def cic_paint(x, shape, mass=None, mesh=None):
+    """Paint particles at positions ``x`` (N, d), in cell units, onto a periodic mesh of ``shape``.
+
+    ``mass`` (N,) defaults to 1 per particle; the result sums to the total mass. ``mesh`` (optional)
+    is added to.
+    """
+    shape = tuple(int(s) for s in shape)
+    d = len(shape)
+    if x.ndim != 2 or x.shape[1] != d:
+        raise ValueError(f"positions must have shape (N, {d}) for a {d}D mesh; got {x.shape}")
+    lohi, f = _base(x, shape)
+    m = jnp.zeros(int(np.prod(shape)), x.dtype)
+    for o in _corner_list(d):
+        w = _weight(f, o)
+        if mass is not None:
+            w = w * mass
+        m = m.at[_flat(lohi, o)].add(w, mode="promise_in_bounds")
+    m = m.reshape(shape)
+    return m if mesh is None else mesh + m
+
+
+def cic_readout(mesh, x, channels=False):
+    """Interpolate ``mesh`` at positions ``x`` (N, d) in cell units by CIC.
+
+    With ``channels=True`` the last axis of ``mesh`` holds components (shape ``(*grid, C)``) and the
+    result has shape (N, C); otherwise (N,).
+    """
+    shape = mesh.shape[:-1] if channels else mesh.shape
+    d = len(shape)
+    lohi, f = _base(x, shape)
+    mf = mesh.reshape(-1, mesh.shape[-1]) if channels else mesh.reshape(-1)
+    vals = [mf.at[_flat(lohi, o)].get(mode="promise_in_bounds") for o in _corner_list(d)]
+    # nested linear interpolation (last axis first): bit-exact for a uniform field
+    for j in range(d - 1, -1, -1):
+        t = f[:, j][:, None] if channels else f[:, j]
+        vals = [v0 + t * (v1 - v0) for v0, v1 in zip(vals[0::2], vals[1::2])]
+    return vals[0]
+
+
+def cic_window(shape):
+    """The CIC assignment window W(k) = prod_j sinc^2(k_j dx_j / 2) on the rfft grid of ``shape`` (numpy)."""
+    ws = []
+    for j, n in enumerate(shape):
+        fr = np.fft.rfftfreq(n) if j == len(shape) - 1 else np.fft.fftfreq(n)
+        ws.append(np.sinc(fr) ** 2)
+    out = ws[0]
+    for w in ws[1:]:
+        out = np.multiply.outer(out, w)
+    return out
+
+
+def _weight_grads(f, o):
+    """d w_o / d x_j for each axis j: (N, d)."""
+    d = f.shape[1]
+    t = jnp.where(o[None] == 1, f, 1.0 - f)
+    sign = np.where(o == 1, 1.0, -1.0).astype(f.dtype)
+    cols = []
+    for j in range(d):
+        others = [t[:, l] for l in range(d) if l != j]
+        prod = others[0]
+        for z in others[1:]:
+            prod = prod * z
+        cols.append(sign[j] * prod)
+    return jnp.stack(cols, axis=-1)
+
+
+def cic_paint_vjp(x, shape, ct_mesh, mass=None):
+    """Hand-written VJP of :func:`cic_paint` wrt positions (and masses): ``(x_bar, mass_bar)``.
+
+    Equal to ``jax.vjp`` of ``cic_paint`` (tested) but cheaper: one gather per corner.
+    """
+    shape = tuple(int(s) for s in shape)
+    d = len(shape)
+    lohi, f = _base(x, shape)
+    cf = ct_mesh.reshape(-1)
+    xbar = 0.0
+    mbar = 0.0
+    for o in _corner_list(d):
+        v = cf.at[_flat(lohi, o)].get(mode="promise_in_bounds")
+        xbar = xbar + _weight_grads(f, o) * v[:, None]
+        if mass is not None:
+            mbar = mbar + _weight(f, o) * v
+    if mass is not None:
+        return xbar * mass[:, None], mbar
+    return xbar, None
+
+
+def cic_readout_vjp(mesh, x, ct):
+    """Hand-written VJP of :func:`cic_readout` with ``channels=True``: ``(x_bar, mesh_bar)``."""
+    shape = mesh.shape[:-1]
+    d = len(shape)
+    nc = mesh.shape[-1]
+    lohi, f = _base(x, shape)
+    mf = mesh.reshape(-1, nc)
+    size = int(np.prod(shape))
+    mbar = jnp.zeros((nc * size,), ct.dtype)     # channel-major: 1D scatters are the fast kind
+    xbar = 0.0
+    for o in _corner_list(d):
+        idx = _flat(lohi, o)
+        v = mf.at[idx].get(mode="promise_in_bounds")
+        xbar = xbar + _weight_grads(f, o) * jnp.sum(v * ct, axis=-1)[:, None]
+        w = _weight(f, o)
+        for c in range(nc):
+            mbar = mbar.at[idx + c * size].add(w * ct[:, c], mode="promise_in_bounds")
+    return xbar, jnp.moveaxis(mbar.reshape(nc, *shape), 0, -1)

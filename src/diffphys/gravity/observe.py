@@ -1,0 +1,98 @@
+"""Observables: density mesh, binned power spectrum, 2D projections onto any mesh."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from .force import wavevectors
+from .mesh import cic_paint, cic_window
+
+__all__ = ["density", "power_spectrum", "modes_power", "project", "AXES"]
+
+AXES = {"x": 0, "y": 1, "z": 2}
+
+
+def density(solver, state, mesh=None):
+    """Density contrast of ``state`` on the solver's mesh (or on ``mesh`` cells per side)."""
+    if mesh is None:
+        return solver.density(state)
+    mesh = tuple(int(m) for m in mesh)
+    x = solver.positions(state) / jnp.asarray([L / m for L, m in zip(solver.box, mesh)], state.disp.dtype)
+    nbar = solver.num_particles / float(np.prod(mesh))
+    return cic_paint(x, mesh) / nbar - 1.0
+
+
+def power_spectrum(delta, box, nbins=None, kmax=None, deconvolve=False):
+    """Binned power spectrum of a density-contrast mesh: ``(k, P, nmodes)``.
+
+    Bins are linear in |k|, of width the fundamental frequency ``kf`` of the longest side and centred on
+    multiples of it (so that meshes of any resolution on the same box share their low-k bins), up to
+    ``kmax`` (default the smallest Nyquist); or ``nbins`` equal bins from 0. ``k`` is the mean |k| of the
+    modes in each bin; empty bins give NaN.
+    """
+    shape = delta.shape
+    box = tuple(float(b) for b in box)
+    vol = float(np.prod(box))
+    dk = jnp.fft.rfftn(delta) * (vol / delta.size)
+    if deconvolve:
+        dk = dk / jnp.asarray(cic_window(shape), dk.real.dtype)
+    p3 = (jnp.abs(dk) ** 2) / vol
+    ks = wavevectors(shape, box, np.float64, zero_nyquist=False)
+    kmag = np.sqrt(sum(k * k for k in ks))
+    # hermitian weights: the rfft half-space counts interior kz modes twice
+    nz = shape[-1]
+    w = np.full(nz // 2 + 1, 2.0)
+    w[0] = 1.0
+    if nz % 2 == 0:
+        w[-1] = 1.0
+    w = np.broadcast_to(w, kmag.shape)
+    kf = 2 * np.pi / max(box)
+    knyq = min(np.pi * n / L for n, L in zip(shape, box))
+    kmax = knyq if kmax is None else kmax
+    if nbins:
+        nb = int(nbins)
+        edges = np.linspace(0.0, kmax, nb + 1)
+    else:  # bins of width kf centred on multiples of kf: the same low-k bins for any mesh on the box
+        nb = max(1, int(np.floor(kmax / kf - 0.5)))
+        edges = kf * (0.5 + np.arange(nb + 1))
+    idx = np.digitize(kmag.ravel(), edges) - 1
+    valid = (idx >= 0) & (idx < nb) & (kmag.ravel() > 0)
+    idx = np.where(valid, idx, nb)
+    wv = w.ravel() * valid
+    nmodes = np.bincount(idx, weights=wv, minlength=nb + 1)[:nb]
+    ksum = np.bincount(idx, weights=wv * kmag.ravel(), minlength=nb + 1)[:nb]
+    psum = jnp.zeros(nb + 1, p3.dtype).at[idx].add(jnp.asarray(wv, p3.dtype) * p3.ravel())[:nb]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kc = ksum / nmodes
+    pk = jnp.where(jnp.asarray(nmodes) > 0, psum / jnp.asarray(np.maximum(nmodes, 1), p3.dtype), jnp.nan)
+    return kc, pk, nmodes
+
+
+def modes_power(modes, box, shape, a_factor=1.0, **kw):
+    """Binned power of Fourier modes in rfft layout (e.g. :func:`linear_modes`) times ``a_factor^2``."""
+    delta = jnp.fft.irfftn(modes, s=tuple(shape)) * a_factor
+    return power_spectrum(delta, box, **kw)
+
+
+def project(solver, state, axis=2, shape=None, box=None):
+    """Mass (particles per pixel) projected along ``axis`` onto a 2D periodic mesh by CIC.
+
+    ``shape`` is the 2D mesh (default: the solver mesh's remaining two sides), covering the box's
+    remaining two sides in their natural order (axis 2 -> (x, y), axis 0 -> (y, z), axis 1 -> (x, z)).
+    """
+    if isinstance(axis, str):
+        if axis not in AXES:
+            raise ValueError(f"axis must be 0, 1, 2 or 'x', 'y', 'z'; got {axis!r}")
+        axis = AXES[axis]
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1, 2 or 'x', 'y', 'z'; got {axis!r}")
+    keep = [j for j in range(3) if j != axis]
+    if shape is None:
+        shape = tuple(solver.mesh[j] for j in keep)
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"projection shape must be two positive ints; got {shape}")
+    L = [solver.box[j] for j in keep]
+    x = solver.positions(state)[:, keep] / jnp.asarray([l / s for l, s in zip(L, shape)], state.disp.dtype)
+    return cic_paint(x, shape)
