@@ -18,8 +18,9 @@ class Config:
     max_iter: int = 40
     grid: int = 8
     grid_cells: int = 101
-    # derivatives on the frozen CFL time grid (stop_gradient on the step sizes): see docs/hydro.md
-    dt_gradient: bool = False
+    # True: derivatives through the CFL step sizes too (the verified default). False (frozen time grid)
+    # was tried at N=401 on 2026-11-26 and stalls at all three starts as well: see docs/hydro.md
+    dt_gradient: bool = True
 
     def validate(self):
         from ..core.checks import check_int, check_range
