@@ -18,6 +18,9 @@ class Config:
     max_iter: int = 40
     grid: int = 8
     grid_cells: int = 101
+    # True: derivatives through the CFL step sizes too (the verified default). False (frozen time grid)
+    # was tried at N=401 on 2026-11-26 and stalls at all three starts as well: see docs/hydro.md
+    dt_gradient: bool = True
 
     def validate(self):
         from ..core.checks import check_int, check_range
@@ -36,7 +39,7 @@ QUICK = {"n_cells": 64, "grid": 5, "grid_cells": 48, "max_iter": 25}
 STARTS = ((1500.0, 2.965e-3 * 30), (3500.0, 2.965e-3 * 60), (3300.0, 2.965e-3 * 45))
 
 
-def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=4500.0):
+def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=4500.0, dt_gradient=True):
     """Residual function of log-parameters (relative to the truth's units) and the truth's code values."""
     import jax.numpy as jnp
 
@@ -57,7 +60,8 @@ def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=
         """The observable: enclosed-mass and enclosed-energy profiles of the final state (minus the
         initial ones), in units of the injected totals. theta = log(v_inf [km/s], Mdot [Msun/Myr])."""
         x = jnp.exp(theta) * jnp.stack([jnp.asarray(u.velocity(1.0)), jnp.asarray(u.mass_loss_rate(1.0))])
-        sol = solve(wp.solver, wp.state0, WindParams(x[0], x[1]), t_end=wp.t_end, max_steps=max_steps)
+        sol = solve(wp.solver, wp.state0, WindParams(x[0], x[1]), t_end=wp.t_end, max_steps=max_steps,
+                    dt_gradient=dt_gradient)
         du = (sol.state.u - u0) * vol[None, :]
         out = jnp.concatenate([jnp.cumsum(du[0]) / m_scale, jnp.cumsum(du[2]) / e_scale])
         return jnp.where(sol.reached, out, jnp.nan)  # a run cut short by max_steps is a failed trial
@@ -127,7 +131,7 @@ def run(config: Config, out: Path) -> dict:
     from ..core.io import save_figure
 
     final, theta_true, _, wp = make_residuals(config.n_cells, config.t_end_yr, config.v_true_kms,
-                                              config.mdot_true_msun_myr)
+                                              config.mdot_true_msun_myr, dt_gradient=config.dt_gradient)
     target = jax.jit(final)(theta_true)
     lin = linearize(final, target)
     results = []

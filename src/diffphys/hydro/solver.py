@@ -33,7 +33,7 @@ from .state import HydroState, check_gamma, conserved_to_primitive
 
 __all__ = ["EulerSolver", "solve", "validate_state"]
 
-INTEGRATORS = ("euler", "rk2", "rk3")
+INTEGRATORS = ("euler", "rk2", "rk3", "hancock")
 
 
 def _flush(v):
@@ -56,7 +56,8 @@ class EulerSolver(eqx.Module):
         gamma: adiabatic index (> 1).
         riemann: ``"hllc"`` (default), ``"hll"`` or ``"rusanov"``.
         limiter: ``"mc"`` (default), ``"minmod"``, ``"vanleer"`` or ``None`` (first order).
-        integrator: ``"rk2"`` (default), ``"rk3"`` or ``"euler"``.
+        integrator: ``"rk2"`` (default), ``"rk3"``, ``"euler"`` or ``"hancock"`` (MUSCL-Hancock:
+            second order in one stage, one Riemann solve per step).
         cfl: Courant number in (0, 1].
         left, right: boundaries (``"reflective"``, ``"outflow"`` or :class:`Fixed`); the default left
             boundary is reflective (the origin) and the right one outflow.
@@ -77,6 +78,7 @@ class EulerSolver(eqx.Module):
     da_over_v: np.ndarray
     flux_mask: np.ndarray
     src_weight: np.ndarray | None
+    r_pad: np.ndarray
 
     def __init__(self, grid, gamma=1.4, riemann="hllc", limiter="mc", integrator="rk2", cfl=0.8,
                  left="reflective", right="outflow", source=None):
@@ -102,6 +104,8 @@ class EulerSolver(eqx.Module):
         self.areas = grid.areas.copy()
         self.inv_vol = 1.0 / grid.volumes
         self.da_over_v = (grid.areas[1:] - grid.areas[:-1]) / grid.volumes
+        # centres of the padded cells 1..n+2 (one ghost per side; mirrored about a wall at r_min)
+        self.r_pad = np.concatenate([[grid.centers[0] - grid.dr], grid.centers, [grid.centers[-1] + grid.dr]])
         mask = np.ones((3, n + 1))
         if isinstance(self.left, Reflective):
             mask[[0, 2], 0] = 0.0
@@ -120,13 +124,16 @@ class EulerSolver(eqx.Module):
     # -- the semi-discrete right-hand side -------------------------------------------------------
     def rate(self, u, params):
         """``du/dt`` for conserved variables ``u`` of shape ``(3, n)``."""
-        dt_ = u.dtype
         g = self.gamma
         rho, m, e = u[0], u[1], u[2]
         v = _flush(m / rho)
         p = (g - 1.0) * (e - 0.5 * rho * v * v)
         wl, wr = reconstruct_rows(pad_rows((rho, v, p), self.left, self.right), self.limiter)
-        f = RIEMANN_ROWS[self.riemann](wl, wr, g)
+        return self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, g), p, v, params, u.dtype)
+
+    def _divergence(self, f, p, v, params, dt_):
+        """``du/dt`` from face fluxes ``f`` (3 rows of ``n + 1``), the cell pressure of the geometric term
+        and the cell velocity carried by injected mass."""
         inv_vol = jnp.asarray(self.inv_vol, dt_)
         rows = []
         for k in range(3):
@@ -138,10 +145,52 @@ class EulerSolver(eqx.Module):
             rows = [rows[k] + src[k] for k in range(3)]
         return jnp.stack(rows)
 
+    def _hancock(self, u, params, dt):
+        """One MUSCL-Hancock step: limited slopes, a half-step predictor of the primitive variables from
+        the quasi-linear equations (with the geometric terms), one Riemann solve per face, and a
+        conservative update with the half-step pressure in the ``p dA`` term."""
+        g = self.gamma
+        rho, m, e = u[0], u[1], u[2]
+        v = _flush(m / rho)
+        p = (g - 1.0) * (e - 0.5 * rho * v * v)
+        rows = pad_rows((rho, v, p), self.left, self.right)  # each (n + 4,)
+        if self.limiter is None:
+            wl, wr = reconstruct_rows(rows, None)
+            return u + dt * self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, g), p, v, params, u.dtype)
+        lim = LIMITERS[self.limiter]
+        c = [r[1:-1] for r in rows]  # padded cells 1 .. n+2
+        s = [lim(r[1:-1] - r[:-2], r[2:] - r[1:-1]) for r in rows]  # limited differences per cell
+        rc, vc, pc = c
+        sr, sv, sp = s
+        h = 0.5 * dt / self.grid.dr
+        drho = -h * (vc * sr + rc * sv)
+        dv = -h * (vc * sv + sp / rc)
+        dp = -h * (vc * sp + g * pc * sv)
+        if self.grid.alpha:
+            geo = 0.5 * dt * vc * jnp.asarray(self.grid.alpha / self.r_pad, u.dtype)
+            drho = drho - geo * rc
+            dp = dp - geo * g * pc
+        # a cell whose predicted density or pressure would not be positive (a shock converging on the
+        # origin) keeps its cell average and flat faces: first order there
+        good = (rc + drho > 0.5 * rc) & (pc + dp > 0.5 * pc)
+        pred = (jnp.where(good, rc + drho, rc), jnp.where(good, vc + dv, vc), jnp.where(good, pc + dp, pc))
+        s = [jnp.where(good, sk, 0.0) for sk in s]
+        wl = [pred[k][:-1] + 0.5 * s[k][:-1] for k in range(3)]  # right faces of padded cells 1..n+1
+        wr = [pred[k][1:] - 0.5 * s[k][1:] for k in range(3)]  # left faces of padded cells 2..n+2
+        ok = (wl[0] > 0) & (wl[2] > 0) & (wr[0] > 0) & (wr[2] > 0)
+        wl = tuple(jnp.where(ok, a, r[1:-2]) for a, r in zip(wl, rows))
+        wr = tuple(jnp.where(ok, a, r[2:-1]) for a, r in zip(wr, rows))
+        f = RIEMANN_ROWS[self.riemann](wl, wr, g)
+        p_half = pred[2][1:-1]
+        p_half = jnp.where(p_half > 0, p_half, p)
+        return u + dt * self._divergence(f, p_half, pred[1][1:-1], params, u.dtype)
+
     def step(self, state: HydroState, params, dt) -> HydroState:
         u = state.u
         u = jnp.stack([u[0], _flush(u[1]), u[2]])
         dt = jnp.asarray(dt, u.dtype)
+        if self.integrator == "hancock":
+            return HydroState(self._hancock(u, params, dt))
         if self.integrator == "euler":
             return HydroState(u + dt * self.rate(u, params))
         if self.integrator == "rk2":
@@ -192,8 +241,11 @@ def validate_state(state: HydroState, gamma: float, name="state0"):
 
 
 def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_steps=100_000, save_at=None,
-          gradient="store", throw=False):
-    """Validate the inputs and run :func:`diffphys.core.simulate` to ``t_end`` with CFL steps."""
+          gradient="store", throw=False, dt_gradient=True):
+    """Validate the inputs and run :func:`diffphys.core.simulate` to ``t_end`` with CFL steps.
+
+    ``dt_gradient=False`` wraps the CFL step sizes in ``stop_gradient``: derivatives are then those of
+    the scheme on the frozen time grid of the run (no sensitivity of the step size to the state)."""
     if is_concrete(t_end):
         check_finite("t_end", t_end)
         if not float(np.asarray(t_end)) > 0:
@@ -204,4 +256,4 @@ def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_st
     if solver.source is not None and params is None:
         raise ValueError("a solver with a StellarWind source needs params=WindParams(v_inf, mdot)")
     return simulate(solver, state0, params, t_end=t_end, max_steps=max_steps, save_at=save_at,
-                    gradient=gradient, throw=throw)
+                    gradient=gradient, throw=throw, dt_gradient=dt_gradient)
