@@ -70,7 +70,8 @@ def ours(res, pressure, reps, warm):
     sync(scan(state))
     t_scan = timeit(lambda: scan(state), 1, sync) / reps
     finite = bool(np.all(np.isfinite(np.asarray(state.u))))
-    return dict(step_s=t_step, grad10_s=t_grad, step_in_scan_s=t_scan, cg_iterations=iters, state_finite_after_warmup=finite,
+    return dict(step_s=t_step, grad10_s=t_grad, step_in_scan_s=t_scan, cg_iterations=iters,
+                state_finite_after_warmup=finite,
                 grad_finite=bool(np.all(np.isfinite(np.asarray(g[0])))))
 
 
@@ -173,7 +174,8 @@ def main():
                   f"{oc['grad_ratio_vs_phiflow']:>9.3f}")
         else:
             why = ph.get("error", "state NaN after warm-up (diverged)")
-            print(f"{r['grid']:<9} {r['warm_start']!s:<5} ours mg {om['step_s']*1e3:.2f}ms / {om['grad10_s']*1e3:.1f}ms, "
+            print(f"{r['grid']:<9} {r['warm_start']!s:<5} "
+                  f"ours mg {om['step_s']*1e3:.2f}ms / {om['grad10_s']*1e3:.1f}ms, "
                   f"cg {oc['step_s']*1e3:.2f}ms / {oc['grad10_s']*1e3:.1f}ms; PhiFlow not comparable: {why}")
 
 
