@@ -12,7 +12,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["FieldGeom", "laplacian", "pad", "sample"]
+__all__ = ["FieldGeom", "laplacian", "pad", "sample", "sample_shifted"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +72,32 @@ def sample(ap, geom: FieldGeom, x, y, minmax=False):
     a10 = ap[i0 + 1, j0]
     a01 = ap[i0, j0 + 1]
     a11 = ap[i0 + 1, j0 + 1]
+    val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)
+    if not minmax:
+        return val
+    lo = jnp.minimum(jnp.minimum(a00, a10), jnp.minimum(a01, a11))
+    hi = jnp.maximum(jnp.maximum(a00, a10), jnp.maximum(a01, a11))
+    return val, lo, hi
+
+
+def sample_shifted(ap, sx, sy, minmax=False):
+    """Bilinear value of the padded field ``ap`` at its own points displaced by ``(sx, sy)`` grid spacings,
+    for displacements of at most one spacing (``|sx|, |sy| <= 1``; the caller checks). The stencil is then
+    one of the four cells around each point, chosen by the displacement's sign, so the sample is a few
+    shifted slices and selects (no gather). Same bilinear formula as :func:`sample` at those points."""
+    n, m = ap.shape[0] - 2, ap.shape[1] - 2
+    ox = jnp.clip(jnp.floor(sx), -1, 0)
+    oy = jnp.clip(jnp.floor(sy), -1, 0)
+    tx, ty = sx - ox, sy - oy
+    sl = lambda a, b: ap[1 + a:1 + a + n, 1 + b:1 + b + m]
+    lx, ly = ox < 0, oy < 0
+
+    def corner(di, dj):  # value at stencil corner (ox + di, oy + dj)
+        lo = jnp.where(ly, sl(di - 1, dj - 1), sl(di - 1, dj))
+        hi = jnp.where(ly, sl(di, dj - 1), sl(di, dj))
+        return jnp.where(lx, lo, hi)
+
+    a00, a10, a01, a11 = corner(0, 0), corner(1, 0), corner(0, 1), corner(1, 1)
     val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)
     if not minmax:
         return val

@@ -137,19 +137,25 @@ class PressureInfo(eqx.Module):
         return cls(jnp.zeros((), jnp.int32), z, jnp.ones((), bool), z, z)
 
 
-def pcg(matvec, b, precond, rtol, atol, maxiter, project=None):
-    """Preconditioned conjugate gradients from x = 0; returns ``(x, (iterations, residual_norm))``.
+def pcg(matvec, b, precond, rtol, atol, maxiter, project=None, x0=None):
+    """Preconditioned conjugate gradients from ``x0`` (default 0); returns ``(x, (iterations, residual_norm))``.
 
-    Stops when ``||r|| <= max(rtol ||b||, atol)`` or after ``maxiter`` iterations. ``project`` (optional)
-    removes the null-space component from residuals (singular, consistent systems).
+    Stops when ``||r|| <= max(rtol ||b||, atol)`` or after ``maxiter`` iterations; the criterion is
+    relative to ``||b||`` whatever the start, so a good ``x0`` saves iterations without loosening the
+    solve. ``project`` (optional) removes the null-space component from residuals (singular, consistent
+    systems).
     """
     proj = project or (lambda a: a)
     b = proj(b)
     dot = lambda a, c: jnp.sum(a * c)
     bnorm = jnp.sqrt(dot(b, b))
     tol = jnp.maximum(rtol * bnorm, atol)
-    x = jnp.zeros_like(b)
-    r = b
+    if x0 is None:
+        x = jnp.zeros_like(b)
+        r = b
+    else:
+        x = proj(x0.astype(b.dtype))
+        r = proj(b - matvec(x))
     z = precond(r)
     p = z
     rz = dot(r, z)
