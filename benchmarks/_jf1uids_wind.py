@@ -5,7 +5,6 @@ Used by the hydro benchmarks; needs the bench environment (jf1uids and astropy i
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 

@@ -16,25 +16,14 @@ from __future__ import annotations
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import jax
+from _timing import timeit
 import jax.numpy as jnp
 import numpy as np
 
 NU, TOL, NGRAD = 0.02, 1e-5, 10
-
-
-def timeit(fn, reps, sync):
-    best = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            out = fn()
-        sync(out)
-        best.append((time.perf_counter() - t0) / reps)
-    return min(best)
 
 
 def ours(res, pressure, reps, warm):

@@ -13,26 +13,15 @@ from __future__ import annotations
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import jax
+from _timing import timeit
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 NU, STEPS = 0.005, 20  # explicit diffusion (both codes) is stable at 256^2 with dt = 0.5 dx
-
-
-def timeit(fn, reps, sync):
-    best = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            out = fn()
-        sync(out)
-        best.append((time.perf_counter() - t0) / reps)
-    return min(best)
 
 
 def rms_err(u, v, xu, yu, xv, yv, t):
