@@ -190,14 +190,15 @@ def test_float32_default_dtype_is_kept():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("gradient, tol", [("spectral", 0.10), ("fd4", 0.10)])
-def test_power_spectrum_64_on_128_matches_linear_theory_at_low_k(gradient, tol):
-    """64^3 particles on a 128^3 mesh to a = 1 (float32): low-k power within a few percent of the linear
-    evolution of the same modes, and a clear non-linear excess at high k.
+@pytest.mark.parametrize("gradient", ["spectral", "fd4"])
+def test_power_spectrum_64_on_128_matches_linear_theory_at_low_k(gradient):
+    """64^3 particles on a 128^3 mesh to a = 1 (float32): the low-k power of the paired runs (+noise and
+    -noise, Angulo & Pontzen 2016) is within 3% of the linear evolution of the same modes in the two lowest
+    bins, and there is a clear non-linear excess at high k.
 
-    Measured: +7.9% (spectral) and -6.7% (fd4) in the two lowest bins, i.e. NOT the issue's "few percent":
-    from a = 1/64 the amplitude grows ~50x, and a low-k force error of 1-2% (spectral: the 2x-mesh lattice
-    alias ~ k dx / pi; fd4: CIC smoothing) compounds to ~7% in power. The test guards that bound (10%).
+    A single box is not enough at low k: the second-order term delta_2 correlates with delta_1 in one
+    realisation (its ensemble mean is zero), which moves the two lowest bins by -8%..+5% here (seed 0);
+    in the pair that cross term cancels exactly. Measured: spectral -1.8% / +0.8%, fd4 -1.0% / -2.4%.
     """
     s = g.PMSolver(box=256.0, ptcl_grid=64, mesh=128, a_start=1 / 64, a_stop=1.0, num_steps=63, gradient=gradient)
     cosmo = g.Cosmology(Omega_m=jnp.float32(0.3), Omega_b=jnp.float32(0.05), h=jnp.float32(0.7),
@@ -212,9 +213,10 @@ def test_power_spectrum_64_on_128_matches_linear_theory_at_low_k(gradient, tol):
         lin = g.modes_power(g.linear_modes(noise, c, s.box), s.box, s.ptcl_grid, g.D1(c, jnp.float32(1.0)))[1]
         return sim, lin
 
-    sim, lin = (np.asarray(x) for x in run(noise))
+    (sp, lp), (sm, lm) = ([np.asarray(x) for x in run(n)] for n in (noise, -noise))
+    np.testing.assert_allclose(lp, lm, rtol=1e-6)  # the pair has the same linear power
     k = g.power_spectrum(jnp.zeros(s.mesh), s.box)[0]
-    ratio = sim[: len(lin)] / lin
-    assert np.all(np.abs(ratio[:2] - 1) <= tol), ratio[:4]
-    hi = (k[: len(lin)] > 0.4) & (k[: len(lin)] < 0.7)
+    ratio = (sp + sm)[: len(lp)] / (lp + lm)
+    assert np.all(np.abs(ratio[:2] - 1) <= 0.03), ratio[:4]
+    hi = (k[: len(lp)] > 0.4) & (k[: len(lp)] < 0.7)
     assert np.all(ratio[hi] > 1.5), ratio[hi]

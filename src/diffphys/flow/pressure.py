@@ -74,19 +74,24 @@ def _apply_np(c, phi):
     return out
 
 
-def build_levels(fine: dict, coarsest_cells: int = 64, max_levels: int = 12):
+def build_levels(fine: dict, coarsest_cells: int = 2048, max_levels: int = 12, max_dense_cells: int = 4096):
     """Multigrid hierarchy from the fine operator's coefficient arrays (numpy, float64).
 
-    Returns ``(levels, coarse_inverse)``; ``levels`` is empty when the grid cannot be halved.
+    Halves the grid at least once, then while the level has more than ``coarsest_cells`` cells; the
+    coarsest level is solved by a dense pseudo-inverse. Few levels with a dense coarse solve of ~2000
+    cells are much faster on CPUs than a deep hierarchy (Karman scene, 2 cores: 256x128 step 10 ms with
+    a 64x32 coarsest level vs 36 ms down to 64 cells; 64x32 0.7 ms vs 2.7 ms). Returns
+    ``(levels, coarse_inverse)``; ``levels`` is empty when the grid cannot be halved or its coarsest level
+    would exceed ``max_dense_cells`` (odd sizes stop the halving early).
     """
     levels = [fine]
     while len(levels) < max_levels:
         c = levels[-1]
         nx, ny = c["diag"].shape
-        if nx * ny <= coarsest_cells or nx % 2 or ny % 2 or nx < 4 or ny < 4:
+        if (len(levels) > 1 and nx * ny <= coarsest_cells) or nx % 2 or ny % 2 or nx < 4 or ny < 4:
             break
         levels.append(_coarsen(c))
-    if len(levels) == 1:
+    if len(levels) == 1 or levels[-1]["diag"].size > max_dense_cells:
         return [], None
     c = levels[-1]
     shape = c["diag"].shape

@@ -273,7 +273,8 @@ class FlowSolver(eqx.Module):
         if pressure in ("auto", "mg") and not (pressure == "auto" and fast_ok):
             levels, cinv = build_levels(fine)
             if pressure == "mg" and not levels:
-                raise ValueError(f"pressure='mg' needs a grid that halves at least once (even nx, ny); got {grid.shape}")
+                raise ValueError(f"pressure='mg' needs a grid that halves at least once (even nx, ny) down to at most "
+                                 f"4096 cells (the dense coarsest solve); got {grid.shape}; use pressure='cg'")
         if pressure == "auto":
             pressure = "fft" if fast_ok else ("mg" if levels else "cg")
         self.pressure = pressure

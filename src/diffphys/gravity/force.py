@@ -61,12 +61,23 @@ def gradient_kernels(shape, box, dtype, kind="spectral"):
     raise ValueError(f"gradient kind must be 'spectral' or 'fd4'; got {kind!r}")
 
 
-def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral"):
+def _fd4_derivative(f, axis, h):
+    """The FastPM 4-point derivative ``[8 (f(x+h) - f(x-h)) - (f(x+2h) - f(x-2h))] / (12 h)`` on a periodic
+    mesh: the real-space form of the kernel ``i (8 sin(k h) - sin(2 k h)) / (6 h)`` (equal to round-off)."""
+    p1, m1 = jnp.roll(f, -1, axis), jnp.roll(f, 1, axis)
+    p2, m2 = jnp.roll(f, -2, axis), jnp.roll(f, 2, axis)
+    return (8.0 * (p1 - m1) - (p2 - m2)) * (1.0 / (12.0 * h))
+
+
+def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral", fd4_real_space=True):
     """Unit force meshes ``-grad(phi)`` with ``laplacian(phi) = delta``: shape ``(*delta.shape, 3)``.
 
     ``gradient="spectral"`` (default, as pmwd) differentiates exactly in Fourier space; on a mesh finer
     than the particle grid its near-Nyquist response lets the particle lattice alias a force excess of
-    about ``k dx / pi`` back onto low k (see docs/gravity.md). ``"fd4"`` (as FastPM) suppresses it.
+    about ``k dx / pi`` back onto low k (see docs/gravity.md). ``"fd4"`` (as FastPM) suppresses it. The
+    spectral gradient costs one forward and three inverse FFTs; ``"fd4"`` is applied in real space to the
+    potential (``fd4_real_space=True``, one forward and one inverse FFT; ``False`` applies the same kernel
+    in Fourier space).
     """
     shape = delta.shape
     dtype = delta.dtype
@@ -79,6 +90,10 @@ def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral"):
         inv = inv / jnp.asarray(cic_window(shape).astype(dtype)) ** 2
     # phi_k = -delta_k / k^2 ; F_k = -i k phi_k = i k delta_k / k^2
     pot = dk * inv
+    if gradient == "fd4" and fd4_real_space:
+        mpot = jnp.fft.irfftn(pot, s=shape)                     # = -phi
+        comps = [_fd4_derivative(mpot, j, L / n) for j, (n, L) in enumerate(zip(shape, box))]
+        return jnp.stack(comps, axis=-1).astype(dtype)
     gks = [jnp.asarray(k) for k in gradient_kernels(shape, box, np.dtype(dtype), gradient)]
     comps = [jnp.fft.irfftn(1j * g * pot, s=shape) for g in gks]
     return jnp.stack(comps, axis=-1)
