@@ -43,6 +43,17 @@ def test_grid_too_small():
         Grid((8, 2), size=(1.0, 1.0))
 
 
+def test_multigrid_needs_a_grid_that_halves_to_a_small_dense_level():
+    """250x126 halves once to 125x63 = 7875 cells, too many for the dense coarsest solve: an explicit
+    pressure='mg' is refused with the reason, 'auto' falls back to Jacobi-CG; 64x32 gets the multigrid."""
+    bcs = Boundaries(inflow(1.0), outflow(), wall(), wall())
+    with pytest.raises(ValueError, match="pressure='mg' needs a grid that halves"):
+        FlowSolver(Grid((250, 126), size=(2.0, 1.0)), bcs, 0.001, pressure="mg")
+    assert FlowSolver(Grid((250, 126), size=(2.0, 1.0)), bcs, 0.001).pressure == "cg"
+    solver = FlowSolver(Grid((64, 32), size=(2.0, 1.0)), bcs, 0.01)
+    assert solver.pressure == "mg" and solver.coarse_inv.shape == (512, 512)
+
+
 def test_dt_beyond_cfl():
     grid = Grid((16, 16), size=(1.0, 1.0))
     bcs = Boundaries(wall(), wall(), wall(), BC("wall", speed=1.0))

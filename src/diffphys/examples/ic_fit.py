@@ -48,6 +48,7 @@ class Config:
     Omega_m: float = 0.3
     sigma8: float = 0.8
     frames: int = 40                 # frames of the fit animation
+    gradient: str = "spectral"       # force differentiation: "spectral" (as pmwd) or "fd4" (as FastPM)
 
     def validate(self):
         check_int("iterations", self.iterations, lo=0)
@@ -68,6 +69,8 @@ class Config:
         check_range("Omega_m", self.Omega_m, 0.0, 1.0, lo_open=True)
         check_range("sigma8", self.sigma8, 0.0, 3.0, lo_open=True)
         check_int("frames", self.frames, lo=1, hi=1000)
+        if self.gradient not in ("spectral", "fd4"):
+            raise ValueError(f"gradient must be 'spectral' or 'fd4'; got {self.gradient!r}")
         if self.target:
             from ..gravity.target import load_target
 
@@ -86,7 +89,8 @@ def setup(config):
     solver = g.PMSolver(box=(config.box_x, config.box_y, config.box_z),
                         ptcl_grid=(config.ptcl_x, config.ptcl_y, config.ptcl_z),
                         mesh=tuple(config.mesh_factor * n for n in (config.ptcl_x, config.ptcl_y, config.ptcl_z)),
-                        a_start=config.a_start, a_stop=config.a_stop, num_steps=config.num_steps)
+                        a_start=config.a_start, a_stop=config.a_stop, num_steps=config.num_steps,
+                        gradient=config.gradient)
     cosmo = g.Cosmology(Omega_m=config.Omega_m, sigma8=config.sigma8)
     shape = (config.image_factor * config.ptcl_x, config.image_factor * config.ptcl_y)  # (rows, cols)
     img = load_target(config.target, shape) if config.target else default_target_image(shape)

@@ -141,13 +141,11 @@ def cic_readout_vjp(mesh, x, ct):
     lohi, f = _base(x, shape)
     mf = mesh.reshape(-1, nc)
     size = int(np.prod(shape))
-    mbar = jnp.zeros((nc * size,), ct.dtype)     # channel-major: 1D scatters are the fast kind
+    mbar = jnp.zeros((size, nc), ct.dtype)   # one row scatter per corner (faster on CPU than nc 1D scatters)
     xbar = 0.0
     for o in _corner_list(d):
         idx = _flat(lohi, o)
         v = mf.at[idx].get(mode="promise_in_bounds")
         xbar = xbar + _weight_grads(f, o) * jnp.sum(v * ct, axis=-1)[:, None]
-        w = _weight(f, o)
-        for c in range(nc):
-            mbar = mbar.at[idx + c * size].add(w * ct[:, c], mode="promise_in_bounds")
-    return xbar, jnp.moveaxis(mbar.reshape(nc, *shape), 0, -1)
+        mbar = mbar.at[idx].add(_weight(f, o)[:, None] * ct, mode="promise_in_bounds")
+    return xbar, mbar.reshape(*shape, nc)
