@@ -173,15 +173,19 @@ def main():
     ap.add_argument("--only-jaxpm", action="store_true")
     args = ap.parse_args()
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared sandbox)",
-           "jax": jax.__version__, "date": time.strftime("%Y-%m-%d"), "pmwd_reference_not_rerun": PMWD_REF}
+           "jax": jax.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "load_average_at_start": os.getloadavg(), "pmwd_reference_not_rerun": PMWD_REF}
     lecture = dict(box=(160.0, 270.0, 160.0), ptcl=(16, 27, 16), mesh=(32, 54, 32), steps=63)
     if args.only_jaxpm:
         old = json.loads((Path(__file__).parent / "results" / "gravity_pm.json").read_text())
-        res.update({k: v for k, v in old.items() if k.endswith("_ours") or k == "adjoint_memory"})
+        res.update({k: v for k, v in old.items() if "_ours" in k or k == "adjoint_memory"})
     else:
         res["lecture_ours"] = ours(lecture["box"], lecture["ptcl"], lecture["mesh"], 63, repeat=10,
                                    proj_shape=(64, 108))
         print("lecture ours", res["lecture_ours"], flush=True)
+        res["lecture_ours_fd4"] = ours(lecture["box"], lecture["ptcl"], lecture["mesh"], 63, repeat=10,
+                                       proj_shape=(64, 108), gradient="fd4")
+        print("lecture ours fd4", res["lecture_ours_fd4"], flush=True)
         res["adjoint_memory"] = adjoint_memory()
         print("memory", res["adjoint_memory"], flush=True)
         _save(res)
@@ -194,16 +198,20 @@ def main():
     if not args.quick and not args.only_jaxpm:
         res["big_ours"] = ours((256.0,) * 3, (64,) * 3, (128,) * 3, 63, repeat=1)
         print("64^3 on 128^3 ours", res["big_ours"], flush=True)
+        res["big_ours_fd4"] = ours((256.0,) * 3, (64,) * 3, (128,) * 3, 63, repeat=1, gradient="fd4")
+        print("64^3 on 128^3 ours fd4", res["big_ours_fd4"], flush=True)
         _save(res)
     if not args.quick:
         if not args.skip_jaxpm:
             res["big_jaxpm_64"] = jaxpm_run((64,) * 3, (256.0,) * 3, 63, repeat=1)
             print("jaxpm 64^3 on 64^3", res["big_jaxpm_64"], flush=True)
-    for key, ref in (("lecture_ours", "lecture"), ("big_ours", "64^3 on 128^3")):
+    for key, ref in (("lecture_ours", "lecture"), ("big_ours", "64^3 on 128^3"),
+                     ("lecture_ours_fd4", "lecture"), ("big_ours_fd4", "64^3 on 128^3")):
         if key in res:
             r = res[key]
             res[key]["forward_over_pmwd_ref"] = r["forward_s"] / PMWD_REF[ref]["forward_s"]
             res[key]["value_and_grad_over_pmwd_ref"] = r["value_and_grad_s"] / PMWD_REF[ref]["value_and_grad_s"]
+    res["load_average_at_end"] = os.getloadavg()
     out = Path(__file__).parent / "results" / "gravity_pm.json"
     out.write_text(json.dumps(res, indent=2, default=float) + "\n")
     print(json.dumps(res, indent=2, default=float))
