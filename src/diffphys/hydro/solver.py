@@ -204,9 +204,9 @@ class EulerSolver(eqx.Module):
         wr = [pred[k][1:] - hs[k][1:] for k in range(3)]  # left faces of padded cells 2..n+2
         ok = (wl[0] > 0) & (wl[2] > 0) & (wr[0] > 0) & (wr[2] > 0)
         ok = materialize(jnp.where(ok, 1.0, 0.0).astype(rho.dtype), one) > 0
-        wl = tuple(jnp.where(ok, a, r[1:-2]) for a, r in zip(wl, rows))
-        wr = tuple(jnp.where(ok, a, r[2:-1]) for a, r in zip(wr, rows))
-        f = RIEMANN_ROWS[self.riemann](wl, wr, g)
+        wl = tuple(materialize(jnp.where(ok, a, r[1:-2]), one) for a, r in zip(wl, rows))
+        wr = tuple(materialize(jnp.where(ok, a, r[2:-1]), one) for a, r in zip(wr, rows))
+        f = RIEMANN_ROWS[self.riemann](wl, wr, g, one)
         p_half = pred[2][1:-1]
         p_half = jnp.where(p_half > 0, p_half, p)
         rate = self._divergence(f, p_half, pred[1][1:-1], params, rho.dtype, one)
