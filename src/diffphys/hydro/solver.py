@@ -24,6 +24,7 @@ from jax import lax
 import numpy as np
 
 from ..core.checks import check_choice, check_finite, check_range, is_concrete
+from ..core.gradients import Checkpoint
 from ..core.simulate import simulate
 from .boundary import Boundary, Periodic, Reflective, as_boundary, pad_rows
 from .grid import RadialGrid
@@ -78,6 +79,10 @@ class EulerSolver(eqx.Module):
             boundary is reflective (the origin) and the right one outflow.
         source: ``None`` or a :class:`StellarWind`; its parameters come in ``params``.
     """
+
+    #: the step accepts ``dt = 0`` (it returns the state unchanged): ``core.simulate`` masks the slots
+    #: after ``t_end`` with a select instead of a ``lax.cond`` per slot (cheaper reverse pass)
+    masked_steps = True
 
     grid: RadialGrid = eqx.field(static=True)
     gamma: float = eqx.field(static=True)
@@ -285,5 +290,8 @@ def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_st
         check_finite("params", params)
     if solver.source is not None and params is None:
         raise ValueError("a solver with a StellarWind source needs params=WindParams(v_inf, mdot)")
+    if isinstance(gradient, str) and gradient == "checkpoint":
+        # per-step rematerialisation inside the chunks: 1.5-2x faster reverse pass here (see Checkpoint)
+        gradient = Checkpoint(remat_steps=True)
     return simulate(solver, state0, params, t_end=t_end, max_steps=max_steps, save_at=save_at,
                     gradient=gradient, throw=throw, dt_gradient=dt_gradient)
