@@ -3,7 +3,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from diffphys.core.sensitivity import check_grad
 from diffphys.hydro import EulerSolver, RadialGrid, WindParams, solve, wind_problem
