@@ -71,8 +71,8 @@ def reconstruct_rows(rows, limiter: str | None, one=None):
     ok = (wl[0] > 0) & (wl[2] > 0) & (wr[0] > 0) & (wr[2] > 0)
     if one is not None:
         ok = materialize(jnp.where(ok, 1.0, 0.0).astype(rows[0].dtype), one) > 0
-    return (tuple(jnp.where(ok, a, b) for a, b in zip(wl, first_l)),
-            tuple(jnp.where(ok, a, b) for a, b in zip(wr, first_r)))
+    return (tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wl, first_l)),
+            tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wr, first_r)))
 
 
 def reconstruct(wp, limiter: str | None):

@@ -163,7 +163,7 @@ class EulerSolver(eqx.Module):
         rho, v, p = self._primitive_rows(rows)
         one = _one(rho)
         wl, wr = reconstruct_rows(pad_rows((rho, v, p), self.left, self.right), self.limiter, one)
-        return self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, self.gamma), p, v, params, rho.dtype, one)
+        return self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, self.gamma, one), p, v, params, rho.dtype, one)
 
     def _divergence(self, f, p, v, params, dt_, one=None):
         """``du/dt`` (three rows) from face fluxes ``f`` (3 rows of ``n + 1``), the cell pressure of the
