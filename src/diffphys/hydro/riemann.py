@@ -65,21 +65,15 @@ def hll_rows(wl, wr, gamma, one=None):
 def hllc_rows(wl, wr, gamma, one=None):
     rl, vl, pl = wl[0], wl[1], wl[2]
     rr, vr, pr = wr[0], wr[1], wr[2]
-    fl, el = _flux(wl, gamma)
-    fr, er = _flux(wr, gamma)
     sl, sr = _speeds(wl, wr, gamma, one)
     ql = rl * (sl - vl)
     qr = rr * (sr - vr)
     ss = _mat((pr - pl + ql * vl - qr * vr) / (ql - qr), one)
-    # pick the upwind side of the contact, then the star or outer flux on that side
+    # pick the upwind side of the contact, then the star or outer flux on that side (the flux of the
+    # picked side only: the same values as picking between both sides' fluxes, half the work)
     left = ss >= 0.0
-    rho = jnp.where(left, rl, rr)
-    v = jnp.where(left, vl, vr)
-    p = jnp.where(left, pl, pr)
-    e = jnp.where(left, el, er)
-    s = jnp.where(left, sl, sr)
-    q = jnp.where(left, ql, qr)
-    f = tuple(jnp.where(left, fl[k], fr[k]) for k in range(3))
+    rho, v, p, s, q = (_mat(jnp.where(left, a, b), one) for a, b in ((rl, rr), (vl, vr), (pl, pr), (sl, sr), (ql, qr)))
+    f, e = _flux((rho, v, p), gamma)
     fac = _mat(q / (s - ss), one)
     ustar = (fac, fac * ss, fac * (e / rho + (ss - v) * (ss + p / q)))
     u = (rho, rho * v, e)
