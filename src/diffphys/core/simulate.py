@@ -9,7 +9,9 @@ A *solver* is an object (usually an ``equinox.Module``) with a pure step functio
   run lands exactly on ``t_end``.
 
 The loop is ``lax.scan`` (bounded by ``max_steps`` when the step is adaptive: slots after ``t_end`` is
-reached are skipped by ``lax.cond``), laid out by a gradient strategy (:mod:`diffphys.core.gradients`).
+reached are skipped by ``lax.cond``; a solver with ``masked_steps = True``, whose step accepts
+``dt = 0``, has them masked by a select instead and skipped chunk-wise), laid out by a gradient
+strategy (:mod:`diffphys.core.gradients`).
 Reverse mode (``jax.grad``) and forward mode (``jax.jvp``/``jax.jacfwd``) both work on the same call.
 """
 
@@ -158,6 +160,11 @@ def _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strat
     leaves = [x for x in jax.tree_util.tree_leaves(state0) if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
     tdtype = jnp.result_type(*leaves) if leaves else jnp.result_type(float)
 
+    # A solver whose step with dt = 0 is well defined may declare ``masked_steps = True``: slots after
+    # t_end then compute a step and keep the old carry by a select (no lax.cond per slot, whose
+    # reverse pass is costly), and the strategy skips whole chunks of them.
+    masked = bool(getattr(solver, "masked_steps", False))
+
     def segment(carry, target):
         def body(c):
             state, t, n = c
@@ -173,8 +180,13 @@ def _simulate_timed(solver, state0, params, t_end, dt, max_steps, save_at, strat
                 new = step(state, h)
                 return new, jnp.where(last, target, t + h), n + 1
 
+            if masked:
+                keep = t < target
+                return jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), advance(c), c)
             return lax.cond(t < target, advance, lambda c: c, c)
 
+        if masked:
+            return strategy.loop(body, carry, max_steps, active=lambda c: c[1] < target)
         return strategy.loop(body, carry, max_steps)
 
     carry = (state0, jnp.zeros((), tdtype), jnp.asarray(0, jnp.int32))

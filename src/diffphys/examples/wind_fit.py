@@ -8,10 +8,10 @@ from pathlib import Path
 
 @dataclasses.dataclass
 class Config:
-    # N=401 (jf1uids' notebook) is reachable with --set n_cells=401, but there the forward-mode Jacobian of
-    # this observable blows up (column norms ~1e12) and Levenberg-Marquardt stalls at the start: see
-    # docs/hydro.md. N=101 recovers all three starts.
-    n_cells: int = 101
+    # N=401 as in jf1uids' notebook. (With SSP-RK2 the forward-mode Jacobian blew up here, ~1e8-1e23: the
+    # linearisation of MUSCL + RK2 with the limiter's steep branches is unstable at CFL 0.8; the wind
+    # problem's MUSCL-Hancock scheme keeps the tangents bounded. See docs/hydro.md.)
+    n_cells: int = 401
     t_end_yr: float = 2.5e4
     v_true_kms: float = 2000.0
     mdot_true_msun_myr: float = 0.1186

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["minmod", "mc", "vanleer", "LIMITERS", "reconstruct"]
+__all__ = ["minmod", "mc", "vanleer", "LIMITERS", "reconstruct", "reconstruct_rows", "materialize"]
 
 
 def _same_sign(a, b):
@@ -18,13 +18,16 @@ def _same_sign(a, b):
     return ((a > 0) & (b > 0)) | ((a < 0) & (b < 0))
 
 
+# The limiters select one of a few linear candidates (written as selects rather than sign * min(|.|)):
+# same values, and a derivative that is a select of candidate derivatives (cheaper in reverse mode).
 def minmod(a, b):
-    return jnp.where(_same_sign(a, b), jnp.sign(a) * jnp.minimum(jnp.abs(a), jnp.abs(b)), 0.0)
+    return jnp.where(_same_sign(a, b), jnp.where(jnp.abs(a) <= jnp.abs(b), a, b), 0.0)
 
 
 def mc(a, b):
-    lim = jnp.minimum(jnp.minimum(2.0 * jnp.abs(a), 2.0 * jnp.abs(b)), 0.5 * jnp.abs(a + b))
-    return jnp.where(_same_sign(a, b), jnp.sign(a) * lim, 0.0)
+    aa, bb, cc = 2.0 * jnp.abs(a), 2.0 * jnp.abs(b), 0.5 * jnp.abs(a + b)  # min(aa, bb, cc) is the slope size
+    pick = jnp.where((aa <= bb) & (aa <= cc), 2.0 * a, jnp.where(bb <= cc, 2.0 * b, 0.5 * (a + b)))
+    return jnp.where(_same_sign(a, b), pick, 0.0)
 
 
 def vanleer(a, b):
@@ -36,22 +39,40 @@ def vanleer(a, b):
 LIMITERS = {"minmod": minmod, "mc": mc, "vanleer": vanleer}
 
 
-def reconstruct_rows(rows, limiter: str | None):
-    """Like :func:`reconstruct` for a tuple of three padded rows ``(rho, v, p)``, each ``(n + 4,)``."""
+def materialize(x, one):
+    """``x / one`` where ``one`` is exactly 1.0 at run time (so the result is ``x`` bit for bit).
+
+    XLA's CPU fusion copies cheap elementwise producers into every consumer kernel; a limited slope
+    used by both faces of a cell and by the positivity test was re-derived ~30 times per face (the
+    reconstruction was 2/3 of a step). A floating-point division counts as expensive, so XLA computes
+    the quotient once into a buffer and the consumers read it. ``one`` must carry no derivative
+    (``lax.stop_gradient``); the division is then exact in value and derivative.
+    """
+    return x if one is None else x / one
+
+
+def reconstruct_rows(rows, limiter: str | None, one=None):
+    """Like :func:`reconstruct` for a tuple of three padded rows ``(rho, v, p)``, each ``(n + 4,)``.
+
+    ``one``: an array equal to 1.0 at run time (see :func:`materialize`): slopes and the positivity
+    mask are then computed once per cell/face instead of once per consumer (same values).
+    """
     first_l = tuple(r[1:-2] for r in rows)
     first_r = tuple(r[2:-1] for r in rows)
     if limiter is None:
         return first_l, first_r
     lim = LIMITERS[limiter]
     wl, wr = [], []
-    for r in rows:
+    for r, a, b in zip(rows, first_l, first_r):
         d = r[1:] - r[:-1]
-        s = lim(d[:-1], d[1:])
-        wl.append(r[1:-2] + 0.5 * s[:-1])
-        wr.append(r[2:-1] - 0.5 * s[1:])
+        hs = materialize(0.5 * lim(d[:-1], d[1:]), one)  # half slopes of padded cells 1..n+2
+        wl.append(a + hs[:-1])
+        wr.append(b - hs[1:])
     ok = (wl[0] > 0) & (wl[2] > 0) & (wr[0] > 0) & (wr[2] > 0)
-    return (tuple(jnp.where(ok, a, b) for a, b in zip(wl, first_l)),
-            tuple(jnp.where(ok, a, b) for a, b in zip(wr, first_r)))
+    if one is not None:
+        ok = materialize(jnp.where(ok, 1.0, 0.0).astype(rows[0].dtype), one) > 0
+    return (tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wl, first_l)),
+            tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wr, first_r)))
 
 
 def reconstruct(wp, limiter: str | None):

@@ -56,5 +56,11 @@ class StellarWind(eqx.Module):
         return jnp.stack([jnp.broadcast_to(mdot, v_local.shape), mdot * v_local,
                           jnp.broadcast_to(0.5 * mdot * v * v, v_local.shape)])
 
+    def rate_rows(self, params, v_local):
+        """:meth:`rates` as a tuple of three rows (mass, momentum, energy)."""
+        v, mdot = params.v_inf, params.mdot
+        return (jnp.broadcast_to(mdot, v_local.shape), mdot * v_local,
+                jnp.broadcast_to(0.5 * mdot * v * v, v_local.shape))
+
     def max_speed(self, params):
         return params.v_inf
