@@ -48,7 +48,7 @@ class Config:
     Omega_m: float = 0.3
     sigma8: float = 0.8
     frames: int = 40                 # frames of the fit animation
-    gradient: str = "spectral"       # force differentiation: "spectral" (as pmwd) or "fd4" (as FastPM)
+    gradient: str = "fd4"            # force differentiation: "fd4" (as FastPM) or "spectral" (as pmwd)
 
     def validate(self):
         check_int("iterations", self.iterations, lo=0)

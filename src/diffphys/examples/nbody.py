@@ -36,7 +36,7 @@ class Config:
     num_steps: int = 63
     Omega_m: float = 0.3
     sigma8: float = 0.8
-    gradient: str = "spectral"
+    gradient: str = "fd4"
     seed: int = 0
     lowk_bins: int = 2
     paired: bool = True
