@@ -97,55 +97,60 @@ def cic_window(shape):
     return out
 
 
-def _weight_grads(f, o):
-    """d w_o / d x_j for each axis j: (N, d)."""
-    d = f.shape[1]
-    t = jnp.where(o[None] == 1, f, 1.0 - f)
-    sign = np.where(o == 1, 1.0, -1.0).astype(f.dtype)
+def _multilinear(S, fs):
+    """Interpolate corner values ``S`` (shape ``(2,) * m + (N,)``) with fractions ``fs`` (m arrays (N,))."""
+    for t in fs[::-1]:  # last axis first, as in cic_readout
+        lo, hi = S[..., 0, :], S[..., 1, :]
+        S = lo + t * (hi - lo)
+    return S
+
+
+def _corner_gradient(svals, f):
+    """d/d f_j of the multilinear interpolation of per-corner values ``svals`` (list of 2^d arrays (N,), corners
+    in ``_corner_list`` order): for each axis j, the difference across j interpolated over the other axes."""
+    n, d = f.shape
+    S = jnp.stack(svals).reshape((2,) * d + (n,))
     cols = []
     for j in range(d):
-        others = [t[:, l] for l in range(d) if l != j]
-        prod = others[0]
-        for z in others[1:]:
-            prod = prod * z
-        cols.append(sign[j] * prod)
+        D = jnp.take(S, 1, axis=j) - jnp.take(S, 0, axis=j)
+        cols.append(_multilinear(D, [f[:, k] for k in range(d) if k != j]))
     return jnp.stack(cols, axis=-1)
 
 
 def cic_paint_vjp(x, shape, ct_mesh, mass=None):
     """Hand-written VJP of :func:`cic_paint` wrt positions (and masses): ``(x_bar, mass_bar)``.
 
-    Equal to ``jax.vjp`` of ``cic_paint`` (tested) but cheaper: one gather per corner.
+    Equal to ``jax.vjp`` of ``cic_paint`` (tested) but cheaper: one scalar gather per corner, and the
+    position derivative from the multilinear structure (differences across each axis, interpolated).
     """
     shape = tuple(int(s) for s in shape)
     d = len(shape)
     lohi, f = _base(x, shape)
     cf = ct_mesh.reshape(-1)
-    xbar = 0.0
-    mbar = 0.0
-    for o in _corner_list(d):
-        v = cf.at[_flat(lohi, o)].get(mode="promise_in_bounds")
-        xbar = xbar + _weight_grads(f, o) * v[:, None]
-        if mass is not None:
-            mbar = mbar + _weight(f, o) * v
+    vals = [cf.at[_flat(lohi, o)].get(mode="promise_in_bounds") for o in _corner_list(d)]
+    xbar = _corner_gradient(vals, f)
     if mass is not None:
+        mbar = _multilinear(jnp.stack(vals).reshape((2,) * d + (x.shape[0],)), [f[:, j] for j in range(d)])
         return xbar * mass[:, None], mbar
     return xbar, None
 
 
 def cic_readout_vjp(mesh, x, ct):
-    """Hand-written VJP of :func:`cic_readout` with ``channels=True``: ``(x_bar, mesh_bar)``."""
+    """Hand-written VJP of :func:`cic_readout` with ``channels=True``: ``(x_bar, mesh_bar)``.
+
+    Position part: one row gather of all 2^d corners at once (N, 2^d, C), contracted with ``ct``, then
+    the multilinear derivative (about 2x faster on CPU than a gather per corner or per channel). Mesh
+    part: one row scatter per corner (faster than one scatter per channel).
+    """
     shape = mesh.shape[:-1]
     d = len(shape)
     nc = mesh.shape[-1]
     lohi, f = _base(x, shape)
-    mf = mesh.reshape(-1, nc)
-    size = int(np.prod(shape))
-    mbar = jnp.zeros((size, nc), ct.dtype)   # one row scatter per corner (faster on CPU than nc 1D scatters)
-    xbar = 0.0
-    for o in _corner_list(d):
-        idx = _flat(lohi, o)
-        v = mf.at[idx].get(mode="promise_in_bounds")
-        xbar = xbar + _weight_grads(f, o) * jnp.sum(v * ct, axis=-1)[:, None]
-        mbar = mbar.at[idx].add(_weight(f, o)[:, None] * ct, mode="promise_in_bounds")
-    return xbar, mbar.reshape(*shape, nc)
+    corners = _corner_list(d)
+    idx = jnp.stack([_flat(lohi, o) for o in corners], axis=1)          # (N, 2^d)
+    v = mesh.reshape(-1, nc).at[idx].get(mode="promise_in_bounds")      # (N, 2^d, C)
+    svals = jnp.einsum("nkc,nc->kn", v, ct)
+    mbar = jnp.zeros((int(np.prod(shape)), nc), ct.dtype)
+    for k, o in enumerate(corners):
+        mbar = mbar.at[idx[:, k]].add(_weight(f, o)[:, None] * ct, mode="promise_in_bounds")
+    return _corner_gradient(list(svals), f), mbar.reshape(*shape, nc)
