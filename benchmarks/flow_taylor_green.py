@@ -3,7 +3,8 @@
 jax-cfd: ``semi_implicit_navier_stokes`` (its default: van Leer finite-volume convection, explicit
 diffusion, FFT pressure solve). Ours with the FFT pressure solve and (a) semi-Lagrangian advection (Euler
 trace) + explicit diffusion (the closest amount of work) and (b) our default MacCormack (RK2 trace) +
-implicit diffusion; no marker (jax-cfd has none). float32, nu = 0.005 (explicit diffusion, as jax-cfd uses, must be stable), dt = 0.5 dx. Both are checked against the analytic decay.
+implicit diffusion; no marker (jax-cfd has none). float32, nu = 0.005 (explicit diffusion, as jax-cfd uses,
+must be stable), dt = 0.5 dx. Both are checked against the analytic decay.
 
 Run: PYTHONPATH=src <bench-venv>/bin/python benchmarks/flow_taylor_green.py [--n 256]
 """

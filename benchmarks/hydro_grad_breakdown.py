@@ -21,7 +21,6 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
 from diffphys.core.gradients import Checkpoint  # noqa: E402
@@ -42,7 +41,8 @@ def best(f, *args, reps=5):
 
 
 def main():
-    res = {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "jax": jax.__version__, "machine": "2-core x86_64 CPU sandbox (shared)",
+    res = {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "jax": jax.__version__,
+           "machine": "2-core x86_64 CPU sandbox (shared)",
            "load_average_at_start": list(os.getloadavg())}
     wp = wind_problem(401)
     sol, p = wp.solver, wp.params

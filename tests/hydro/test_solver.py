@@ -67,7 +67,8 @@ def test_smooth_periodic_order():
         s = EulerSolver(g, 1.4, limiter="mc", integrator="rk3", cfl=0.5, left="periodic", right="periodic")
         x = g.faces
         avg = 1 + 0.2 * (np.cos(2 * np.pi * x[:-1]) - np.cos(2 * np.pi * x[1:])) / (2 * np.pi * g.dr)
-        sol = jax.jit(lambda st: solve(s, st, None, t_end=1.0, max_steps=10 * n))(s.initial_state(avg, 1.0, 1.0))
+        run = jax.jit(lambda st, s=s, n=n: solve(s, st, None, t_end=1.0, max_steps=10 * n))
+        sol = run(s.initial_state(avg, 1.0, 1.0))
         errs.append(np.mean(np.abs(np.asarray(sol.state.u[0]) - avg)))  # exact: advected once around
     order = -np.polyfit(np.log(ns), np.log(errs), 1)[0]
     assert order >= 1.9
@@ -142,7 +143,8 @@ def test_hancock_smooth_periodic_second_order():
         s = EulerSolver(g, 1.4, limiter="mc", integrator="hancock", cfl=0.5, left="periodic", right="periodic")
         x = g.faces
         avg = 1 + 0.2 * (np.cos(2 * np.pi * x[:-1]) - np.cos(2 * np.pi * x[1:])) / (2 * np.pi * g.dr)
-        sol = jax.jit(lambda st: solve(s, st, None, t_end=1.0, max_steps=10 * n))(s.initial_state(avg, 1.0, 1.0))
+        run = jax.jit(lambda st, s=s, n=n: solve(s, st, None, t_end=1.0, max_steps=10 * n))
+        sol = run(s.initial_state(avg, 1.0, 1.0))
         errs.append(np.mean(np.abs(np.asarray(sol.state.u[0]) - avg)))  # exact: advected once around
     assert -np.polyfit(np.log(ns), np.log(errs), 1)[0] >= 1.9
 

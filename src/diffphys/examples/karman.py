@@ -1,4 +1,4 @@
-"""Karman vortex street behind a cylinder at Re = 100 (inflow/outflow, obstacle, markers): Strouhal number and divergence."""
+"""Karman vortex street behind a cylinder at Re = 100 (inflow/outflow, obstacle, markers): Strouhal number."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ Default: 64^3 particles on a 128^3 mesh in a (256 Mpc/h)^3 box, 2LPT at a = 1/64
 steps. Metrics: CIC mass conservation, total momentum, the low-k power relative to the linear evolution
 of the same modes (by default averaged over the pair of simulations from +noise and -noise, which cancels
 the realisation-specific second-order term <delta_1 delta_2> that otherwise dominates the scatter of a
-single box at low k; Angulo & Pontzen 2016); with ``--x64`` also reversibility of the integration and the reverse-time adjoint
-against plain autodiff (on a 16^3 sub-problem).
+single box at low k; Angulo & Pontzen 2016); with ``--x64`` also reversibility of the integration and the
+reverse-time adjoint against plain autodiff (on a 16^3 sub-problem).
 """
 
 from __future__ import annotations

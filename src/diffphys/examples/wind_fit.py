@@ -96,7 +96,7 @@ def levenberg_marquardt(lin, theta0, max_iter=40, tol=1e-7):
     lam = 1e-3
     path, losses = [np.asarray(theta)], [loss]
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (returned: the iteration count)
         jtj = jac.T @ jac
         g = jac.T @ r
         step = -jnp.linalg.solve(jtj + lam * jnp.diag(jnp.diag(jtj)), g)

@@ -108,5 +108,6 @@ def run(config: Config, out: Path) -> dict:
     save_figure(fig, out / "wind_posterior_corner.png")
     return {"v_in_90ci": bool(v_lo <= config.v_true_kms <= v_hi),
             "mdot_in_90ci": bool(m_lo <= config.mdot_true_msun_myr <= m_hi),
-            "rhat_max": float(rhat.max()), "v_90ci": [float(v_lo), float(v_hi)], "mdot_90ci": [float(m_lo), float(m_hi)],
+            "rhat_max": float(rhat.max()), "v_90ci": [float(v_lo), float(v_hi)],
+            "mdot_90ci": [float(m_lo), float(m_hi)],
             "divergences": int(np.sum(res.divergences)), "acceptance_rate": float(np.mean(res.acceptance_rate))}

@@ -165,7 +165,8 @@ class FlowSolver(eqx.Module):
         maxiter = check_int("FlowSolver.maxiter", maxiter if maxiter is not None else 4 * (nx + ny) + 100, lo=1)
         self.grid, self.boundaries, self.dt = grid, bcs, float(dt)
         self.advection, self.diffusion, self.backtrace = advection, diffusion, backtrace
-        self.tol, self.maxiter, self.diffusion_tol, self.max_cfl = float(tol), maxiter, float(diffusion_tol), float(max_cfl)
+        self.tol, self.maxiter = float(tol), maxiter
+        self.diffusion_tol, self.max_cfl = float(diffusion_tol), float(max_cfl)
         self.atol = float(atol) if atol is not None else 0.0
         self.warm_start = bool(warm_start)
         self.markers = bool(markers)
@@ -212,7 +213,8 @@ class FlowSolver(eqx.Module):
                 fixed_v[:, 0] = B.eval("profile", xc[:, 0]) * fluid[:, 0]
             if T.kind == "inflow":
                 fixed_v[:, -1] = -T.eval("profile", xc[:, 0]) * fluid[:, -1]
-        speeds = [abs(float(b.speed)) for b in (L, R, B, T)] + [float(np.max(np.abs(fixed_u))), float(np.max(np.abs(fixed_v)))]
+        speeds = [abs(float(b.speed)) for b in (L, R, B, T)]
+        speeds += [float(np.max(np.abs(fixed_u))), float(np.max(np.abs(fixed_v)))]
         U = float(velocity_scale) if velocity_scale is not None else max(speeds)
         cfl = self.dt * U / min(dx, dy)
         if cfl > max_cfl:
@@ -264,7 +266,8 @@ class FlowSolver(eqx.Module):
         self.singular = not bcs.has_outflow
         kinds = []
         for per, lo, hi in ((px, L, R), (py, B, T)):
-            kinds.append("periodic" if per else ("neumann" if lo.kind in ("wall", "slip") and hi.kind in ("wall", "slip") else None))
+            closed = lo.kind in ("wall", "slip") and hi.kind in ("wall", "slip")
+            kinds.append("periodic" if per else ("neumann" if closed else None))
         fast_ok = not solid.any() and None not in kinds
         if pressure == "fft" and not fast_ok:
             raise ValueError("pressure='fft' needs no obstacles and every axis periodic or closed by walls; "

@@ -13,7 +13,8 @@ from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
 __all__ = [
     "EulerSolver", "solve", "validate_state", "RadialGrid", "GEOMETRIES", "HydroState", "conserved_to_primitive",
-    "primitive_to_conserved", "Fixed", "Outflow", "Periodic", "Reflective", "LIMITERS", "RIEMANN_SOLVERS", "hll", "hllc",
+    "primitive_to_conserved", "Fixed", "Outflow", "Periodic", "Reflective", "LIMITERS", "RIEMANN_SOLVERS",
+    "hll", "hllc",
     "rusanov", "StellarWind", "WindParams", "ExactRiemann", "Sedov",
     "weaver_outer_shock_radius", "outer_shock_radius", "riemann_problem", "sedov_problem", "wind_problem", "CodeUnits",
 ]
