@@ -74,7 +74,7 @@ def _fd4_derivative(f, axis, h):
     return (8.0 * (p1 - m1) - (p2 - m2)) * (1.0 / (12.0 * h))
 
 
-def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral", fd4_real_space=True):
+def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral", fd4_real_space=True, scale=1.0):
     """Unit force meshes ``-grad(phi)`` with ``laplacian(phi) = delta``: shape ``(*delta.shape, 3)``.
 
     ``gradient="spectral"`` (default, as pmwd) differentiates exactly in Fourier space; on a mesh finer
@@ -82,7 +82,7 @@ def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral", fd4_re
     about ``k dx / pi`` back onto low k (see docs/gravity.md). ``"fd4"`` (as FastPM) suppresses it. The
     spectral gradient costs one forward and three inverse FFTs; ``"fd4"`` is applied in real space to the
     potential (``fd4_real_space=True``, one forward and one inverse FFT; ``False`` applies the same kernel
-    in Fourier space).
+    in Fourier space). ``scale`` multiplies the source (folded into the Fourier multiplier: no extra pass).
     """
     shape = delta.shape
     dtype = delta.dtype
@@ -90,7 +90,7 @@ def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral", fd4_re
     # jnp arrays from small numpy factors; 1/k^2 is built in-graph from per-axis vectors
     ks = [jnp.asarray(k) for k in wavevectors(shape, box, np.dtype(dtype), zero_nyquist=False)]
     k2 = sum(k * k for k in ks)
-    inv = jnp.where(k2 > 0, 1.0 / jnp.where(k2 > 0, k2, 1.0), 0.0)
+    inv = jnp.where(k2 > 0, scale / jnp.where(k2 > 0, k2, 1.0), 0.0)
     if deconvolve:
         inv = inv / jnp.asarray(cic_window(shape).astype(dtype)) ** 2
     # phi_k = -delta_k / k^2 ; F_k = -i k phi_k = i k delta_k / k^2

@@ -149,7 +149,7 @@ class PMSolver(eqx.Module):
     def force_operator(self, counts):
         """Unit force meshes (mesh + (3,)) from counts: linear in ``counts``."""
         nbar = self.num_particles / float(np.prod(self.mesh))
-        return poisson_force_mesh(counts / nbar, self.box, self.deconvolve, self.gradient)
+        return poisson_force_mesh(counts, self.box, self.deconvolve, self.gradient, scale=1.0 / nbar)
 
     def readout(self, meshes, disp):
         return cic_readout(meshes, self._cells(disp), channels=True)
