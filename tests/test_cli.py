@@ -78,3 +78,15 @@ def test_non_finite_metrics_are_rejected_not_written_as_nan(tmp_path):
 
     io.write_json(tmp_path / "m.json", {"x": float("nan")})
     assert json.loads((tmp_path / "m.json").read_text()) == {"x": None}
+
+
+def test_examples_that_need_float64_get_it_from_the_command_line():
+    """``X64 = True`` examples run in float64 without ``--x64`` (the CLI sets the flag, never the library)."""
+    parse = cli._build_parser().parse_args
+    assert examples.load("wind-posterior").X64 and examples.load("wind-fit").X64
+    assert cli.wants_x64(parse(["run", "wind-posterior", "--quick"]))
+    assert cli.wants_x64(parse(["run", "wind-fit"]))
+    assert not cli.wants_x64(parse(["run", "sod"]))
+    assert cli.wants_x64(parse(["run", "sod", "--x64"]))
+    assert not cli.wants_x64(parse(["run", "no-such-example"]))
+    assert not cli.wants_x64(parse(["list"]))

@@ -46,11 +46,27 @@ def _build_parser():
     return p
 
 
+def wants_x64(args) -> bool:
+    """float64 for this command: ``--x64``, or ``diffphys run NAME`` of an example that declares ``X64 = True``."""
+    if getattr(args, "x64", False):
+        return True
+    if getattr(args, "command", None) == "run":
+        from . import examples
+
+        try:
+            return bool(getattr(examples.load(args.name), "X64", False))
+        except ValueError:  # unknown example: reported by run_example below
+            return False
+    return False
+
+
 def main(argv=None) -> int:
     args = _build_parser().parse_args(argv)
     from . import examples
 
-    if getattr(args, "x64", False):
+    if wants_x64(args):
+        if not getattr(args, "x64", False):
+            print(f"diffphys: {args.name} runs in float64 (the example declares X64)")
         import jax
 
         jax.config.update("jax_enable_x64", True)  # the application's choice, never the library's

@@ -9,7 +9,10 @@ An example module ``examples/some_name.py`` is the example ``some-name``. It def
 * ``run(config, out: pathlib.Path) -> dict``: writes its figures into ``out`` (through
   :mod:`diffphys.core.io`) and returns the metrics (plain numbers), which the runner writes to
   ``out/metrics.json``;
-* optionally ``HEADLINE = True`` to be part of ``diffphys demo``.
+* optionally ``HEADLINE = True`` to be part of ``diffphys demo``;
+* optionally ``X64 = True`` when the example needs float64 to mean anything (long runs whose derivatives
+  or posteriors drown in float32 round-off): the command line then runs it in float64 as if ``--x64`` were
+  given, and says so. The library itself never changes JAX's flags.
 
 Modules are discovered, so adding an example needs no registry edit.
 """

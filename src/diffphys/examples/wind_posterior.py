@@ -6,6 +6,10 @@ import dataclasses
 from pathlib import Path
 
 
+# 10^4 CFL steps of a conservative scheme: the posterior / the 0.1% recovery need float64 derivatives
+X64 = True
+
+
 @dataclasses.dataclass
 class Config:
     n_cells: int = 48
