@@ -43,7 +43,11 @@ def _corner_list(d):
 
 
 def _weight(f, o):
-    return jnp.prod(jnp.where(o[None] == 1, f, 1.0 - f), axis=-1)
+    # an explicit product of the d columns: jnp.prod over the size-d minor axis compiles to a slow reduction
+    w = f[:, 0] if o[0] else 1.0 - f[:, 0]
+    for j in range(1, f.shape[1]):
+        w = w * (f[:, j] if o[j] else 1.0 - f[:, j])
+    return w
 
 
 def cic_paint(x, shape, mass=None, mesh=None):
