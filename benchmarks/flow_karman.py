@@ -16,12 +16,10 @@ Run: PYTHONPATH=src <bench-venv>/bin/python benchmarks/flow_karman.py [--quick]
 from __future__ import annotations
 
 import json
-import platform
 import sys
-from pathlib import Path
 
 import jax
-from _timing import timeit
+from _timing import machine, now, results_path, timeit
 import jax.numpy as jnp
 import numpy as np
 
@@ -159,10 +157,10 @@ def main():
             print(json.dumps(row, indent=1), flush=True)
     import phi
 
-    meta = {"machine": f"{platform.processor() or platform.machine()}, 2-core CPU sandbox (shared)",
-            "jax": jax.__version__, "phiflow": phi.__version__, "date": "2026-11-26",
+    meta = {"machine": machine(),
+            "jax": jax.__version__, "phiflow": phi.__version__, "date": now(),
             "viscosity": NU, "pressure_rel_tol": TOL, "grad_steps": NGRAD}
-    out = Path(__file__).parent / "results" / "flow_karman.json"
+    out = results_path("flow_karman")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     for r in rows:

@@ -12,12 +12,10 @@ Run: PYTHONPATH=src <bench-venv>/bin/python benchmarks/flow_taylor_green.py [--n
 from __future__ import annotations
 
 import json
-import platform
 import sys
-from pathlib import Path
 
 import jax
-from _timing import timeit
+from _timing import machine, now, results_path, timeit
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -89,10 +87,10 @@ def main():
             res[k]["scan_ratio_vs_jax_cfd"] = res[k]["step_in_scan_s"] / res["jax_cfd"]["step_in_scan_s"]
     import jax_cfd
 
-    meta = {"machine": f"{platform.processor() or platform.machine()}, 2-core CPU sandbox (shared)",
-            "jax": jax.__version__, "jax_cfd": getattr(jax_cfd, "__version__", "?"), "date": "2026-11-26",
+    meta = {"machine": machine(),
+            "jax": jax.__version__, "jax_cfd": getattr(jax_cfd, "__version__", "?"), "date": now(),
             "n": n, "viscosity": NU, "steps_in_scan": STEPS}
-    out = Path(__file__).parent / "results" / "flow_taylor_green.json"
+    out = results_path("flow_taylor_green")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "results": res}, indent=1) + "\n")
     print(json.dumps(res, indent=1))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+from _timing import machine, now, results_path  # noqa: E402
 
 from diffphys.hydro import WindParams, solve, wind_problem  # noqa: E402
 
@@ -36,7 +37,7 @@ def steady(f, *args, reps=3):
 
 
 def main(n=401, memory=True, fit=True):
-    res = {"machine": f"{platform.processor() or platform.machine()} 2-core CPU sandbox (shared)", "date": "2026-11-26",
+    res = {"machine": machine(), "date": now(),
            "jax": jax.__version__, "n_cells": n, "load_average_at_start": list(os.getloadavg())}
     wp = wind_problem(n)
     max_steps = 10500
@@ -118,7 +119,7 @@ def main(n=401, memory=True, fit=True):
                                                           for t in res["jf1uids_fit_estimate_s"][::-1]]
     res["load_average_at_end"] = list(os.getloadavg())
     print(json.dumps(res, indent=1))
-    out = Path(__file__).parent / "results" / "hydro_wind.json"
+    out = results_path("hydro_wind")
     out.parent.mkdir(exist_ok=True)
     if not memory and out.exists():  # keep the memory table of the last full run
         old = json.loads(out.read_text())
