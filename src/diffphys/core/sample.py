@@ -104,7 +104,7 @@ def effective_sample_size(x: np.ndarray) -> np.ndarray:
 
 def sample(log_density: Callable, init, num_samples: int, *, num_warmup: int = 500, num_chains: int = 4,
            key=None, jitter: float = 0.1, target_accept: float = 0.8, progress: bool | None = None,
-           chunk: int = 100) -> SampleResult:
+           chunk: int = 100, chain_method: str = "vectorized") -> SampleResult:
     """Sample from ``exp(log_density(params))`` with NUTS.
 
     Args:
@@ -115,12 +115,22 @@ def sample(log_density: Callable, init, num_samples: int, *, num_warmup: int = 5
         num_warmup: window-adaptation steps (step size and diagonal mass matrix) per chain.
         num_chains: independent chains, run in parallel with ``vmap``.
         key: a ``jax.random`` key (default ``PRNGKey(0)``).
+        chain_method: ``"vectorized"`` (``vmap`` over chains: best for cheap densities) or ``"sequential"``
+            (``lax.map``: one chain after another in the same compiled program). Prefer ``"sequential"``
+            when the density runs a simulation with data-dependent loops or branches: under ``vmap``
+            every chain waits for the longest tree and a ``lax.cond`` runs both of its branches (the
+            wind posterior's gradient costs 1.7x more vectorized than four sequential calls).
     """
     import blackjax
 
     num_samples = check_int("num_samples", num_samples, lo=1)
     num_warmup = check_int("num_warmup", num_warmup, lo=10)
     num_chains = check_int("num_chains", num_chains, lo=1)
+    if chain_method not in ("vectorized", "sequential"):
+        raise ValueError(f"chain_method must be 'vectorized' or 'sequential'; got {chain_method!r}")
+    chunk = min(check_int("chunk", chunk, lo=1), num_samples)
+    over_chains = jax.vmap if chain_method == "vectorized" else (
+        lambda f: lambda *args: jax.lax.map(lambda a: f(*a), args))
     check_finite("init", init)
     key = jax.random.PRNGKey(0) if key is None else key
     flat0, unravel = ravel_pytree(init)
@@ -131,14 +141,14 @@ def sample(log_density: Callable, init, num_samples: int, *, num_warmup: int = 5
         raise ValueError("log_density is not finite at the starting points; choose another init or a smaller jitter")
 
     @jax.jit
-    @jax.vmap
+    @over_chains
     def warm(k, x0):
         adapt = blackjax.window_adaptation(blackjax.nuts, logp, target_acceptance_rate=target_accept)
         (state, parameters), _ = adapt.run(k, x0, num_steps=num_warmup)
         return state, parameters
 
     @jax.jit
-    @jax.vmap
+    @over_chains
     def draw(k, state, parameters):
         kernel = blackjax.nuts(logp, **parameters)
 

@@ -79,7 +79,8 @@ def run(config: Config, out: Path) -> dict:
         return log_density(theta_map + chol @ z)
 
     res = sample(log_density_z, jnp.zeros(2, dtype=theta_map.dtype), config.num_samples,
-                 num_warmup=config.num_warmup, num_chains=4, key=jax.random.PRNGKey(config.seed + 1), jitter=1.0)
+                 num_warmup=config.num_warmup, num_chains=4, key=jax.random.PRNGKey(config.seed + 1), jitter=1.0,
+                 chain_method="sequential")  # the density runs a solver: see core.sample
     z = np.asarray(res.samples, dtype=np.float64).reshape(-1, 2)
     s = np.asarray(theta_map)[None, :] + z @ np.asarray(chol).T
     v_s, m_s = np.exp(s[:, 0]), np.exp(s[:, 1])
