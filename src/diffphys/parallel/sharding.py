@@ -27,7 +27,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-__all__ = ["device_mesh", "ensemble", "ensemble_sharded", "shard_batch", "shard_particles",
+__all__ = ["device_mesh", "ensemble", "ensemble_sharded", "ensemble_hlo", "shard_batch", "shard_particles",
            "particle_sharding", "gather"]
 
 
@@ -101,9 +101,21 @@ def ensemble_sharded(fn: Callable, batched_params: Any, mesh: Mesh | None = None
         raise ValueError(f"fn must be callable (params -> outputs); got {type(fn).__name__}")
     mesh, _ = _mesh_and_size(mesh, axis)
     placed, batch = shard_batch(batched_params, mesh, axis)
+    return _ensemble_program(fn, mesh, axis)(placed), batch
+
+
+def _ensemble_program(fn, mesh, axis):
     out_sharding = NamedSharding(mesh, P(axis))  # vmap outputs all have the batch as their leading axis
-    out = jax.jit(jax.vmap(fn), out_shardings=out_sharding)(placed)
-    return out, batch
+    return jax.jit(jax.vmap(fn), out_shardings=out_sharding)
+
+
+def ensemble_hlo(fn: Callable, batched_params: Any, mesh: Mesh | None = None, axis: str = "batch") -> str:
+    """The compiled, partitioned program that :func:`ensemble` runs, as text (XLA HLO after SPMD
+    partitioning): its entry parameters have the per-device shapes, and any communication shows up as
+    ``all-gather``/``all-reduce``/``collective-permute`` ops. For checking that a batch really is split."""
+    mesh, _ = _mesh_and_size(mesh, axis)
+    placed, _ = shard_batch(batched_params, mesh, axis)
+    return _ensemble_program(fn, mesh, axis).lower(placed).compile().as_text()
 
 
 def gather(tree, batch: int | None = None):
