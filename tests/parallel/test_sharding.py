@@ -207,3 +207,16 @@ print(json.dumps({"msg": msg}))
 def test_particles_not_divisible_by_devices():
     msg = run_devices(BAD_PARTICLES)["msg"]
     assert "number of particles (6)" in msg and "multiple of the number of devices" in msg and "(4)" in msg
+
+
+def test_ensemble_example_small(tmp_path):
+    from diffphys.examples import ensemble as ex
+
+    cfg = ex.Config(n_cells=32, grid=3, t_end_yr=2.0e3)
+    cfg.validate()
+    m = ex.run(cfg, tmp_path)
+    assert m["devices"] == 1 and m["batch"] == 9
+    assert m["max_abs_diff_vs_vmap"] <= 1e-12 and m["wall_s"] > 0
+    assert (tmp_path / "ensemble_landscape.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="grid"):
+        ex.Config(grid=1).validate()

@@ -19,6 +19,7 @@ Nothing here changes JAX's global flags; on one device everything reduces to pla
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -104,7 +105,10 @@ def ensemble_sharded(fn: Callable, batched_params: Any, mesh: Mesh | None = None
     return _ensemble_program(fn, mesh, axis)(placed), batch
 
 
+@functools.lru_cache(maxsize=64)
 def _ensemble_program(fn, mesh, axis):
+    # cached, so that calling ensemble again with the same fn and mesh reuses the compiled program
+    # (a fresh jax.jit(jax.vmap(fn)) per call would miss JAX's compilation cache and recompile)
     out_sharding = NamedSharding(mesh, P(axis))  # vmap outputs all have the batch as their leading axis
     return jax.jit(jax.vmap(fn), out_shardings=out_sharding)
 
