@@ -49,6 +49,9 @@ out = ensemble(final, thetas, mesh)
 sharded, batch = ensemble_sharded(final, thetas, mesh)
 hlo = ensemble_hlo(final, thetas, mesh)
 entry = [l for l in hlo.splitlines() if l.startswith("ENTRY")][0]
+mapped = ensemble(final, thetas, mesh, method="map")                     # lax.map per device (shard_map)
+mapped_sharded, _ = ensemble_sharded(final, thetas, mesh, method="map", batch_size=2)
+map_hlo = ensemble_hlo(final, thetas, mesh, method="map")
 print(json.dumps({
     "max_diff": float(jnp.max(jnp.abs(out - ref))), "ref_scale": float(jnp.max(jnp.abs(ref))),
     "finite": bool(jnp.all(jnp.isfinite(ref))), "spread": float(jnp.max(jnp.std(ref, axis=0))),
@@ -57,6 +60,11 @@ print(json.dumps({
     "shard_devices": sorted(s.device.id for s in sharded.addressable_shards),
     "shard_shapes": sorted({tuple(s.data.shape) for s in sharded.addressable_shards}),
     "entry": entry, "collectives": sum(hlo.count(c) for c in ("all-gather", "all-reduce", "collective-permute")),
+    "map_diff": float(jnp.max(jnp.abs(mapped - ref))),
+    "map_chunk_diff": float(jnp.max(jnp.abs(mapped_sharded[:6] - ref))),
+    "map_shard_shapes": sorted({tuple(s.data.shape) for s in mapped_sharded.addressable_shards}),
+    "map_entry": [l for l in map_hlo.splitlines() if l.startswith("ENTRY")][0],
+    "map_collectives": sum(map_hlo.count(c) for c in ("all-gather", "all-reduce", "collective-permute")),
 }))
 """
 
@@ -73,6 +81,10 @@ def test_ensemble_wind_four_devices_equals_vmap():
     assert "batch" in r["spec"]
     assert "f64[2,2]" in r["entry"] and "f64[2,64]" in r["entry"]
     assert r["collectives"] == 0                                    # embarrassingly parallel: no communication
+    # method="map": the same numbers (one set after another, or in vmapped chunks of 2, on each device)
+    assert r["map_diff"] <= 1e-12 * max(1.0, r["ref_scale"])
+    assert r["map_chunk_diff"] <= 1e-12 * max(1.0, r["ref_scale"])
+    assert r["map_shard_shapes"] == [[2, 64]] and "f64[2,2]" in r["map_entry"] and r["map_collectives"] == 0
 
 
 GRAVITY = """
@@ -139,6 +151,9 @@ def test_one_device_ensemble_is_vmap():
     np.testing.assert_array_equal(np.asarray(out["n"]), np.asarray(ref["n"]))
     sharded, batch = ensemble_sharded(fn, params, mesh)
     assert batch == 5 and sharded["s"].shape == (5, 2)        # no padding needed on one device
+    mapped = ensemble(fn, params, method="map")
+    np.testing.assert_allclose(np.asarray(mapped["s"]), np.asarray(ref["s"]), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.asarray(mapped["n"]), np.asarray(ref["n"]), rtol=1e-15, atol=0)
 
 
 def test_shard_batch_pads_with_the_last_entry():
@@ -187,6 +202,13 @@ def test_bad_input():
         device_mesh(devices=[])
     with pytest.raises(ValueError, match="axis must be a non-empty string"):
         device_mesh(axis="")
+    ok = {"a": jnp.zeros(3), "b": jnp.zeros(3)}
+    with pytest.raises(ValueError, match="method must be 'vmap'.*or 'map'"):
+        ensemble(fn, ok, method="pmap")
+    with pytest.raises(ValueError, match="batch_size goes with method='map'"):
+        ensemble(fn, ok, batch_size=2)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        ensemble(fn, ok, method="map", batch_size=0)
     with pytest.raises(ValueError, match="state is empty"):
         shard_particles({}, device_mesh())
 
