@@ -42,11 +42,16 @@ th = jnp.log(jnp.stack([jnp.asarray(vv.ravel()), jnp.asarray(mm.ravel())], axis=
 res["wind_batch"] = int(th.shape[0])
 res["wind_vmap_s"] = timed(jax.jit(jax.vmap(final)), th)
 res["wind_ensemble_s"] = timed(lambda x: ensemble_sharded(final, x, mesh)[0], th)
+res["wind_ensemble_map_s"] = timed(lambda x: ensemble_sharded(final, x, mesh, method="map")[0], th)
+res["wind_lax_map_s"] = timed(jax.jit(lambda x: jax.lax.map(final, x)), th)
+res["wind_single_run_s"] = timed(jax.jit(final), th[-1])
 
 s = g.PMSolver(box=4.0 * ptcl, ptcl_grid=ptcl, mesh=2 * ptcl, a_start=0.1, a_stop=1.0, num_steps=steps)
 c = g.Cosmology(sigma8=0.8).tabulate()
 noise = g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid, jnp.float32)
-c32 = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating) else x, c)
+def f32(x):
+    return jnp.asarray(x, jnp.float32) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating) else x
+c32 = jax.tree_util.tree_map(f32, c)
 def run(n, shard):
     st = s.initial_state(n, c32)
     if shard:
@@ -82,8 +87,10 @@ def main():
             sys.exit(out.stderr[-3000:])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = rows[-1]
-        print(f"devices={r['devices']}: wind ensemble {r['wind_ensemble_s']:.3f} s vs vmap {r['wind_vmap_s']:.3f} s "
-              f"(batch {r['wind_batch']}); PM {r['pm_particles']} particles {r['pm_mesh']}^3 mesh {r['pm_steps']} "
+        print(f"devices={r['devices']}: wind (batch {r['wind_batch']}) ensemble vmap {r['wind_ensemble_s']:.3f} s, "
+              f"map {r['wind_ensemble_map_s']:.3f} s; one device: jit(vmap) {r['wind_vmap_s']:.3f} s, lax.map "
+              f"{r['wind_lax_map_s']:.3f} s, one run {r['wind_single_run_s']:.4f} s; PM {r['pm_particles']} particles "
+              f"{r['pm_mesh']}^3 mesh {r['pm_steps']} "
               f"steps: sharded {r['pm_sharded_s']:.3f} s vs single {r['pm_single_s']:.3f} s "
               f"(max rel diff {r['pm_max_rel_diff']:.1e})", flush=True)
     import jax
