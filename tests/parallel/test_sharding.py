@@ -172,7 +172,7 @@ def test_one_device_shard_particles_runs_gravity():
 
     s = g.PMSolver(box=16.0, ptcl_grid=4, mesh=8, a_start=0.2, a_stop=0.5, num_steps=2)
     c = g.Cosmology(sigma8=0.8).tabulate()
-    st = s.initial_state(g.white_noise(jax.random.PRNGKey(1), s.ptcl_grid, jnp.float64), c)
+    st = jax.jit(lambda n: s.initial_state(n, c))(g.white_noise(jax.random.PRNGKey(1), s.ptcl_grid, jnp.float64))
     placed = shard_particles(st, device_mesh())
     assert placed.disp.sharding.spec[0] == "batch"
     run = jax.jit(lambda x: simulate(s, x, c, num_steps=2).state.disp)
