@@ -1,0 +1,244 @@
+"""diffphys.parallel: ensembles and particle decomposition across (emulated) devices.
+
+The test process has one CPU device (tests/conftest.py fixes it before JAX starts), so the multi-device
+checks run in a subprocess started with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``. The truth
+for each is the same computation on one device (plain ``jit(vmap(fn))``, an unsharded ``simulate``).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffphys.parallel import device_mesh, ensemble, ensemble_sharded, shard_batch, shard_particles
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def run_devices(code: str, n_devices: int = 4, timeout: int = 120) -> dict:
+    """Run ``code`` in a fresh Python with ``n_devices`` emulated CPU devices; it prints one JSON line last."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n_devices}"
+    env["JAX_PLATFORMS"] = "cpu"
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    prelude = "import jax\njax.config.update('jax_enable_x64', True)\nassert jax.device_count() == %d\n" % n_devices
+    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, f"subprocess failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+WIND = """
+import json
+import jax.numpy as jnp, numpy as np
+from diffphys.examples.wind_fit import make_residuals
+from diffphys.parallel import device_mesh, ensemble, ensemble_sharded, ensemble_hlo
+
+final, theta_true, _, _ = make_residuals(32, 2.0e3, 2000.0, 0.1186)       # 32 cells, 2000 yr, float64
+thetas = jnp.log(jnp.stack([jnp.linspace(1500.0, 3000.0, 6), jnp.linspace(0.08, 0.15, 6)], axis=1))
+ref = jax.jit(jax.vmap(final))(thetas)                                   # plain vmap on one device
+mesh = device_mesh()
+out = ensemble(final, thetas, mesh)
+sharded, batch = ensemble_sharded(final, thetas, mesh)
+hlo = ensemble_hlo(final, thetas, mesh)
+entry = [l for l in hlo.splitlines() if l.startswith("ENTRY")][0]
+mapped = ensemble(final, thetas, mesh, method="map")                     # lax.map per device (shard_map)
+mapped_sharded, _ = ensemble_sharded(final, thetas, mesh, method="map", batch_size=2)
+map_hlo = ensemble_hlo(final, thetas, mesh, method="map")
+print(json.dumps({
+    "max_diff": float(jnp.max(jnp.abs(out - ref))), "ref_scale": float(jnp.max(jnp.abs(ref))),
+    "finite": bool(jnp.all(jnp.isfinite(ref))), "spread": float(jnp.max(jnp.std(ref, axis=0))),
+    "out_shape": list(out.shape), "out_devices": len(out.sharding.device_set), "out_dtype": str(out.dtype),
+    "batch": batch, "sharded_shape": list(sharded.shape), "spec": str(sharded.sharding.spec),
+    "shard_devices": sorted(s.device.id for s in sharded.addressable_shards),
+    "shard_shapes": sorted({tuple(s.data.shape) for s in sharded.addressable_shards}),
+    "entry": entry, "collectives": sum(hlo.count(c) for c in ("all-gather", "all-reduce", "collective-permute")),
+    "map_diff": float(jnp.max(jnp.abs(mapped - ref))),
+    "map_chunk_diff": float(jnp.max(jnp.abs(mapped_sharded[:6] - ref))),
+    "map_shard_shapes": sorted({tuple(s.data.shape) for s in mapped_sharded.addressable_shards}),
+    "map_entry": [l for l in map_hlo.splitlines() if l.startswith("ENTRY")][0],
+    "map_collectives": sum(map_hlo.count(c) for c in ("all-gather", "all-reduce", "collective-permute")),
+}))
+"""
+
+
+def test_ensemble_wind_four_devices_equals_vmap():
+    r = run_devices(WIND)
+    assert r["finite"] and r["spread"] > 1e-3 * r["ref_scale"]      # the 6 parameter sets really differ
+    assert r["out_shape"] == [6, 64] and r["out_dtype"] == "float64"
+    assert r["max_diff"] <= 1e-12 * max(1.0, r["ref_scale"])
+    assert r["out_devices"] == 1                                    # gathered back: an ordinary array
+    # computed sharded: 6 padded to 8, two parameter sets per device, the per-device program takes (2, 2)
+    assert r["batch"] == 6 and r["sharded_shape"] == [8, 64]
+    assert r["shard_devices"] == [0, 1, 2, 3] and r["shard_shapes"] == [[2, 64]]
+    assert "batch" in r["spec"]
+    assert "f64[2,2]" in r["entry"] and "f64[2,64]" in r["entry"]
+    assert r["collectives"] == 0                                    # embarrassingly parallel: no communication
+    # method="map": the same numbers (one set after another, or in vmapped chunks of 2, on each device)
+    assert r["map_diff"] <= 1e-12 * max(1.0, r["ref_scale"])
+    assert r["map_chunk_diff"] <= 1e-12 * max(1.0, r["ref_scale"])
+    assert r["map_shard_shapes"] == [[2, 64]] and "f64[2,2]" in r["map_entry"] and r["map_collectives"] == 0
+
+
+GRAVITY = """
+import json
+import jax.numpy as jnp
+from diffphys import gravity as g
+from diffphys.core import simulate
+from diffphys.parallel import device_mesh, shard_particles
+
+mesh = device_mesh()
+s = g.PMSolver(box=32.0, ptcl_grid=8, mesh=16, a_start=0.1, a_stop=1.0, num_steps=8)
+c = g.Cosmology(Omega_m=0.3, Omega_b=0.05, h=0.7, n_s=0.96, sigma8=0.8).tabulate()
+noise = g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid, jnp.float64)
+
+def final(n, shard, gradient="store"):
+    st = s.initial_state(n, c)
+    if shard:
+        st = shard_particles(st, mesh)
+    return simulate(s, st, c, num_steps=s.num_steps, gradient=gradient).state
+
+def loss(n, shard):
+    st = final(n, shard, "adjoint")
+    return jnp.sum(jnp.sin(0.3 * st.disp) * st.mom)
+
+one = jax.jit(lambda n: final(n, False))(noise)
+many = jax.jit(lambda n: final(n, True))(noise)
+# the eager form: a state placed with device_put, then the jitted loop
+placed = shard_particles(jax.jit(lambda n: s.initial_state(n, c))(noise), mesh)
+eager = jax.jit(lambda st: simulate(s, st, c, num_steps=s.num_steps).state)(placed)
+g1 = jax.jit(jax.grad(lambda n: loss(n, False)))(noise)
+g4 = jax.jit(jax.grad(lambda n: loss(n, True)))(noise)
+rel = lambda a, b: float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+print(json.dumps({
+    "disp": rel(many.disp, one.disp), "mom": rel(many.mom, one.mom), "eager": rel(eager.disp, one.disp),
+    "grad": rel(g4, g1), "grad_scale": float(jnp.max(jnp.abs(g1))), "disp_scale": float(jnp.max(jnp.abs(one.disp))),
+    "spec": str(many.disp.sharding.spec), "a_spec": str(many.a.sharding.spec),
+    "placed_spec": str(placed.disp.sharding.spec),
+    "shards": sorted((sh.device.id, sh.data.shape[0]) for sh in many.disp.addressable_shards),
+}))
+"""
+
+
+def test_gravity_particles_sharded_equal_single_device_and_adjoint_gradient():
+    r = run_devices(GRAVITY)
+    assert r["disp_scale"] > 1.0                  # non-linear displacements (Mpc/h) in a 32 Mpc/h box
+    assert r["disp"] <= 1e-10 and r["mom"] <= 1e-10 and r["eager"] <= 1e-10
+    assert r["grad_scale"] > 0 and r["grad"] <= 1e-10
+    # the particles stayed split through the time loop: 128 of the 512 on each of the 4 devices
+    assert "batch" in r["spec"] and "batch" in r["placed_spec"] and "batch" not in r["a_spec"]
+    assert r["shards"] == [[0, 128], [1, 128], [2, 128], [3, 128]]
+
+
+# ---- one device, in this process ---------------------------------------------------------------------------
+
+def test_one_device_ensemble_is_vmap():
+    assert jax.device_count() == 1
+    mesh = device_mesh()
+    assert mesh.shape == {"batch": 1}
+    params = {"a": jnp.linspace(0.0, 1.0, 5), "b": jnp.arange(10.0).reshape(5, 2)}
+    fn = lambda p: {"s": jnp.sin(p["a"]) * p["b"], "n": jnp.sum(p["b"] ** 2)}  # noqa: E731
+    out = ensemble(fn, params)
+    ref = jax.vmap(fn)(params)
+    np.testing.assert_array_equal(np.asarray(out["s"]), np.asarray(ref["s"]))
+    np.testing.assert_array_equal(np.asarray(out["n"]), np.asarray(ref["n"]))
+    sharded, batch = ensemble_sharded(fn, params, mesh)
+    assert batch == 5 and sharded["s"].shape == (5, 2)        # no padding needed on one device
+    mapped = ensemble(fn, params, method="map")
+    np.testing.assert_allclose(np.asarray(mapped["s"]), np.asarray(ref["s"]), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.asarray(mapped["n"]), np.asarray(ref["n"]), rtol=1e-15, atol=0)
+
+
+def test_shard_batch_pads_with_the_last_entry():
+    mesh = device_mesh()
+    placed, batch = shard_batch({"x": jnp.arange(3.0)}, mesh)
+    assert batch == 3 and placed["x"].shape == (3,)           # one device: multiple of 1, unchanged
+    # a mesh named differently, and the same device listed explicitly
+    m2 = device_mesh("ens", devices=jax.devices())
+    np.testing.assert_array_equal(np.asarray(ensemble(lambda x: 2 * x, jnp.arange(4.0), m2, axis="ens")),
+                                  2 * np.arange(4.0))
+
+
+def test_one_device_shard_particles_runs_gravity():
+    from diffphys import gravity as g
+    from diffphys.core import simulate
+
+    s = g.PMSolver(box=16.0, ptcl_grid=4, mesh=8, a_start=0.2, a_stop=0.5, num_steps=2)
+    c = g.Cosmology(sigma8=0.8).tabulate()
+    st = jax.jit(lambda n: s.initial_state(n, c))(g.white_noise(jax.random.PRNGKey(1), s.ptcl_grid, jnp.float64))
+    placed = shard_particles(st, device_mesh())
+    assert placed.disp.sharding.spec[0] == "batch"
+    run = jax.jit(lambda x: simulate(s, x, c, num_steps=2).state.disp)
+    a, b = run(placed), run(st)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-13)
+
+
+# ---- bad input -----------------------------------------------------------------------------------------------
+
+def test_bad_input():
+    fn = lambda p: p["a"] + p["b"]  # noqa: E731
+    with pytest.raises(ValueError, match="empty batch"):
+        ensemble(fn, {"a": jnp.zeros((0,)), "b": jnp.zeros((0,))})
+    with pytest.raises(ValueError, match=r"mismatched leading.*\['a'\]: 3.*\['b'\]: 4"):
+        ensemble(fn, {"a": jnp.zeros(3), "b": jnp.zeros(4)})
+    with pytest.raises(ValueError, match=r"\['b'\] is a scalar"):
+        ensemble(fn, {"a": jnp.zeros(3), "b": jnp.float64(1.0)})
+    with pytest.raises(ValueError, match="batched_params is empty"):
+        ensemble(fn, {})
+    with pytest.raises(ValueError, match="fn must be callable"):
+        ensemble(3, {"a": jnp.zeros(3)})
+    with pytest.raises(ValueError, match="axis 'time' is not an axis of the mesh"):
+        ensemble(fn, {"a": jnp.zeros(3), "b": jnp.zeros(3)}, device_mesh(), axis="time")
+    with pytest.raises(ValueError, match="mesh must be a jax.sharding.Mesh"):
+        ensemble(fn, {"a": jnp.zeros(3), "b": jnp.zeros(3)}, mesh="gpu")
+    with pytest.raises(ValueError, match="devices must hold at least one device"):
+        device_mesh(devices=[])
+    with pytest.raises(ValueError, match="axis must be a non-empty string"):
+        device_mesh(axis="")
+    ok = {"a": jnp.zeros(3), "b": jnp.zeros(3)}
+    with pytest.raises(ValueError, match="method must be 'vmap'.*or 'map'"):
+        ensemble(fn, ok, method="pmap")
+    with pytest.raises(ValueError, match="batch_size goes with method='map'"):
+        ensemble(fn, ok, batch_size=2)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        ensemble(fn, ok, method="map", batch_size=0)
+    with pytest.raises(ValueError, match="state is empty"):
+        shard_particles({}, device_mesh())
+
+
+BAD_PARTICLES = """
+import json
+import jax.numpy as jnp
+from diffphys.parallel import device_mesh, shard_particles
+try:
+    shard_particles({"disp": jnp.zeros((6, 3)), "a": jnp.float64(0.1)}, device_mesh())
+    msg = ""
+except ValueError as e:
+    msg = str(e)
+print(json.dumps({"msg": msg}))
+"""
+
+
+def test_particles_not_divisible_by_devices():
+    msg = run_devices(BAD_PARTICLES)["msg"]
+    assert "number of particles (6)" in msg and "multiple of the number of devices" in msg and "(4)" in msg
+
+
+def test_ensemble_example_small(tmp_path):
+    from diffphys.examples import ensemble as ex
+
+    cfg = ex.Config(n_cells=32, grid=3, t_end_yr=2.0e3)
+    cfg.validate()
+    m = ex.run(cfg, tmp_path)
+    assert m["devices"] == 1 and m["batch"] == 9
+    assert m["max_abs_diff_vs_vmap"] <= 1e-12 and m["wall_s"] > 0
+    assert (tmp_path / "ensemble_landscape.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="grid"):
+        ex.Config(grid=1).validate()
