@@ -53,7 +53,7 @@ class PeriodicCNN(eqx.Module):
     out_channels: int = eqx.field(static=True)
 
     def __init__(self, in_channels: int, out_channels: int, width: int | Sequence[int] = 16, depth: int = 2, *,
-                 key, kernel: int = 3, activation: str = "gelu", init_scale: float = 1e-2, dtype=None):
+                 key, kernel: int = 3, activation: str = "gelu", init_scale: float = 1e-3, dtype=None):
         in_channels = check_int("in_channels", in_channels, lo=1)
         out_channels = check_int("out_channels", out_channels, lo=1)
         kernel = check_int("kernel", kernel, lo=1)
@@ -110,7 +110,7 @@ class VelocityCNN(eqx.Module):
     output_scale: float = eqx.field(static=True)
 
     def __init__(self, width: int | Sequence[int] = 16, depth: int = 2, *, key, kernel: int = 3,
-                 activation: str = "gelu", init_scale: float = 1e-2, velocity_scale: float = 1.0,
+                 activation: str = "gelu", init_scale: float = 1e-3, velocity_scale: float = 1.0,
                  output_scale: float = 1.0, dtype=None):
         check_positive("velocity_scale", velocity_scale)
         check_positive("output_scale", output_scale)
