@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..core.checks import check_choice, check_int, check_positive
 
-QUICK = {"n_train": 2, "n_test": 2, "train_steps": 16, "k": 4, "horizon": 16, "iterations": 150, "width": 8}
+QUICK = {"n_train": 4, "n_test": 2, "train_steps": 16, "k": 4, "horizon": 16, "iterations": 250, "width": 16}
 
 HEADLINE = True
 
@@ -19,7 +19,7 @@ class Config:
     viscosity: float = 0.01  # same in both solvers (Re ~ U L / nu ~ 100)
     cfl: float = 0.5  # dt = cfl * dx / U on both grids
     kmax: int = 3  # largest wavenumber of the random initial stream function
-    coarse_advection: str = "semi-lagrangian"  # the coarse solver's scheme (the fine one: maccormack)
+    coarse_advection: str = "maccormack"  # the coarse solver's scheme (the fine one: maccormack)
     n_train: int = 10  # training initial conditions: seeds seed, seed + 1, ...
     n_test: int = 3  # held-out initial conditions: seeds seed + 1000, seed + 1001, ...
     train_steps: int = 32  # coarse steps per training trajectory

@@ -49,7 +49,7 @@ class FlowPair(eqx.Module):
 
 def make_flow_pair(n_fine: int = 64, n_coarse: int = 16, viscosity: float = 0.01, cfl: float = 0.5, *,
                    velocity_scale: float = 1.0, fine_advection: str = "maccormack",
-                   coarse_advection: str = "semi-lagrangian") -> FlowPair:
+                   coarse_advection: str = "maccormack") -> FlowPair:
     """Fine (``n_fine^2``) and coarse (``n_coarse^2``) periodic solvers on ``[0, 2 pi]^2``.
 
     ``dt_fine = cfl * dx_fine / velocity_scale`` and ``dt_coarse = factor * dt_fine`` with
