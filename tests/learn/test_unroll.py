@@ -50,12 +50,12 @@ def test_grad_matches_finite_differences():
     g, unravel = ravel_pytree(jax.jit(jax.grad(loss))(pm))
     rng = np.random.default_rng(0)
     dirs = [rng.normal(size=g.size) for _ in range(3)] + [np.eye(g.size)[i] for i in (0, 20, g.size - 1)]
+    x0, _ = ravel_pytree(pm)
+    h = 1e-5
     for d in dirs:
-        d = d / np.linalg.norm(d)
-        h = 1e-5
-        fd = (loss_j(jax.tree_util.tree_map(lambda a, b: a + h * b, pm, unravel(jnp.asarray(d))))
-              - loss_j(jax.tree_util.tree_map(lambda a, b: a - h * b, pm, unravel(jnp.asarray(d))))) / (2 * h)
-        ad = float(g @ d)
+        d = jnp.asarray(d / np.linalg.norm(d))
+        fd = (loss_j(unravel(x0 + h * d)) - loss_j(unravel(x0 - h * d))) / (2 * h)
+        ad = float(jnp.dot(g, d))
         assert abs(ad - float(fd)) <= 1e-6 * max(abs(ad), 1e-3 * float(jnp.linalg.norm(g))), (ad, float(fd))
     # reverse mode with jax.checkpoint per step: the same gradient
     lc = lambda p: unrolled_loss(step, flow_correction, eqx.combine(p, static), state0, targets, k,  # noqa: E731
@@ -160,7 +160,7 @@ def test_training_fixes_known_missing_physics():
 
     e_plain, e_corr = err(None, None), err(model, correct)
     assert e_plain > 0.1
-    assert e_corr < e_plain / 50, (e_plain, e_corr)
+    assert e_corr < e_plain / 500, (e_plain, e_corr)  # measured 4.6e3x (float64)
 
 
 # ---------------------------------------------------------------- bad input

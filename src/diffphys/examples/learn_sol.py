@@ -1,4 +1,4 @@
-"""Solver-in-the-loop: a CNN correction trained through a coarse flow solver cuts its error against a fine one (held-out flow)."""
+"""Solver-in-the-loop: a CNN trained through a coarse flow solver cuts its error against a fine one (held out)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 from ..core.checks import check_choice, check_int, check_positive
 
 QUICK = {"n_train": 4, "n_test": 2, "train_steps": 16, "k": 4, "horizon": 16, "iterations": 250, "width": 16}
-
-HEADLINE = True
 
 
 @dataclasses.dataclass
