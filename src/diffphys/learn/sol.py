@@ -88,8 +88,9 @@ def smooth_vortices(key, n: int, kmax: int = 3, max_speed: float = 1.0, dtype=No
     ks = np.array([(a, b) for a in range(-kmax, kmax + 1) for b in range(0, kmax + 1)
                    if (b > 0 or a > 0)], dtype=np.float64)  # half plane: cos(k x + phase) covers +-k
     k1, k2 = jax.random.split(key)
-    amp = np.asarray(jax.random.normal(k1, (len(ks),), jnp.float64 if jax.config.jax_enable_x64 else jnp.float32))
-    phase = np.asarray(jax.random.uniform(k2, (len(ks),))) * TWO_PI
+    # drawn in float32 whatever the x64 flag, so that a key gives the same flow in float32 and float64 runs
+    amp = np.asarray(jax.random.normal(k1, (len(ks),), jnp.float32), np.float64)
+    phase = np.asarray(jax.random.uniform(k2, (len(ks),), jnp.float32), np.float64) * TWO_PI
     amp = amp * np.exp(-(ks ** 2).sum(1) / kmax**2)
     h = TWO_PI / n
     i = np.arange(n)
