@@ -8,6 +8,7 @@ from pathlib import Path
 from ..core.checks import check_choice, check_int, check_positive
 
 QUICK = {"n_train": 4, "n_test": 2, "train_steps": 16, "k": 4, "horizon": 16, "iterations": 250, "width": 16}
+HEADLINE = True
 
 
 @dataclasses.dataclass
