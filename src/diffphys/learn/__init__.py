@@ -1,7 +1,21 @@
 """Neural networks with the solver in the loop: small periodic CNNs, unrolled losses through a
 differentiable solver, and the solver-in-the-loop workflow (Um et al. 2020) that trains a correction
-for a coarse flow solver against a fine one."""
+for a coarse flow solver against a fine one, and flow control (force fields optimised through the
+solver so that a passive marker reaches a target shape)."""
 
+from .control import (
+    ControlResult,
+    control_loss,
+    control_rollout,
+    force_ms,
+    force_rms,
+    gaussian_blob,
+    marker_misfit,
+    optimize_controls,
+    ring,
+    uncontrolled_misfit,
+    zero_forces,
+)
 from .models import PeriodicCNN, VelocityCNN, periodic_pad
 from .sol import (
     FlowPair,
@@ -20,6 +34,17 @@ from .sol import (
 from .unroll import mse, rollout, unrolled_loss
 
 __all__ = [
+    "ControlResult",
+    "control_loss",
+    "control_rollout",
+    "force_ms",
+    "force_rms",
+    "gaussian_blob",
+    "marker_misfit",
+    "optimize_controls",
+    "ring",
+    "uncontrolled_misfit",
+    "zero_forces",
     "FlowPair",
     "PeriodicCNN",
     "TrainResult",
