@@ -33,8 +33,8 @@ from jax import lax
 from ..core.checks import check_int, check_positive
 from ..core.fit import fit
 
-__all__ = ["ControlResult", "control_loss", "control_rollout", "force_ms", "force_rms", "gaussian_blob", "marker_misfit",
-           "optimize_controls", "ring", "uncontrolled_misfit", "zero_forces"]
+__all__ = ["ControlResult", "control_loss", "control_rollout", "force_ms", "force_rms", "gaussian_blob",
+           "marker_misfit", "optimize_controls", "ring", "uncontrolled_misfit", "zero_forces"]
 
 
 def _check_forces(solver, state0, forces):
@@ -56,7 +56,8 @@ def _check_forces(solver, state0, forces):
 def _check_target(solver, target):
     shape = tuple(solver.grid.shape)
     if tuple(jnp.shape(target)) != shape:
-        raise ValueError(f"target must have the grid's cell shape {shape} (a marker field); got {tuple(jnp.shape(target))}")
+        raise ValueError(f"target must have the grid's cell shape {shape} (a marker field); "
+                         f"got {tuple(jnp.shape(target))}")
 
 
 def zero_forces(solver, state0, T: int):
