@@ -78,22 +78,22 @@ def control_rollout(solver, params, state0, forces, *, project: bool = True, che
     """
     _check_forces(solver, state0, forces)
     observe = observe or (lambda s: s.marker)
-    dt = solver.dt
-    dtype = state0.u.dtype
-    scale = jnp.asarray(params.boundary_speed, dtype)
-
     def one(state, f):
-        fu, fv = f
-        u = state.u + dt * fu.astype(dtype)
-        v = state.v + dt * fv.astype(dtype)
-        if project:
-            u, v = solver.enforce(u, v, scale)
-            u, v, _, _ = solver.project(u, v)
-        new = solver.step(eqx.tree_at(lambda s: (s.u, s.v), state, (u, v)), params)
+        new = _forced_step(solver, params, state, f[0], f[1], project)
         return new, observe(new)
 
     body = jax.checkpoint(one) if checkpoint else one
     return lax.scan(body, state0, forces)
+
+
+def _forced_step(solver, params, state, fu, fv, project):
+    dtype = state.u.dtype
+    u = state.u + solver.dt * fu.astype(dtype)
+    v = state.v + solver.dt * fv.astype(dtype)
+    if project:
+        u, v = solver.enforce(u, v, jnp.asarray(params.boundary_speed, dtype))
+        u, v, _, _ = solver.project(u, v)
+    return solver.step(eqx.tree_at(lambda s: (s.u, s.v), state, (u, v)), params)
 
 
 def marker_misfit(marker, target):
