@@ -16,6 +16,7 @@ from .control import (
     uncontrolled_misfit,
     zero_forces,
 )
+from .controller import controller_loss, controller_rollout, stack_pairs, train_controller
 from .models import PeriodicCNN, VelocityCNN, periodic_pad
 from .sol import (
     FlowPair,
@@ -37,6 +38,8 @@ __all__ = [
     "ControlResult",
     "control_loss",
     "control_rollout",
+    "controller_loss",
+    "controller_rollout",
     "force_ms",
     "force_rms",
     "gaussian_blob",
@@ -59,6 +62,8 @@ __all__ = [
     "restrict",
     "rollout",
     "smooth_vortices",
+    "stack_pairs",
+    "train_controller",
     "train_correction",
     "unrolled_loss",
     "velocity_state",
