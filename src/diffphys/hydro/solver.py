@@ -80,8 +80,8 @@ class EulerSolver(eqx.Module):
         source: ``None`` or a :class:`StellarWind`; its parameters come in ``params``.
     """
 
-    #: the step accepts ``dt = 0`` (it returns the state unchanged): ``core.simulate`` masks the slots
-    #: after ``t_end`` with a select instead of a ``lax.cond`` per slot (cheaper reverse pass)
+    #: a step of ``dt = 0`` returns the state unchanged: ``core.simulate`` runs the slots after ``t_end``
+    #: with ``dt = 0`` instead of a ``lax.cond`` per slot (cheaper reverse pass)
     masked_steps = True
 
     grid: RadialGrid = eqx.field(static=True)
