@@ -67,6 +67,12 @@ def main(n=401, memory=True, fit=True):
     res["ours_grad_over_fwd"] = res["ours_grad_s"] / res["ours_forward_s"]
     res["ours_grad_over_fwd_best"] = res["ours_grad_detail"]["min_s"] / res["ours_forward_detail"]["min_s"]
     res["ours_grad_dt_gradient_true_s"] = steady(jax.jit(jax.grad(loss)), x0)
+    # the same jax.grad with gradient="forward": forward-mode tangents inside jax.grad (not a reverse sweep)
+    res["ours_grad_forward_sensitivity_detail"] = {}
+    res["ours_grad_forward_sensitivity_s"] = steady(
+        jax.jit(jax.grad(lambda x: loss(x, gradient="forward", dt_gradient=False))), x0, reps=7,
+        record=res["ours_grad_forward_sensitivity_detail"])
+    res["ours_grad_forward_sensitivity_over_fwd"] = res["ours_grad_forward_sensitivity_s"] / res["ours_forward_s"]
 
     # like for like: jf1uids' own spherical scheme (HLL + minmod, MUSCL-Hancock) in our solver
     wl = wind_problem(n, riemann="hll", limiter="minmod")

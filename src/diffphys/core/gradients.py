@@ -11,6 +11,8 @@ strategy       memory of a reverse pass over N steps    forward recomputation
 ``Recursive``  ~ k log_k(N) states (nested chunks)       ~ log_k(N) forwards
 adjoint        constant (solver-provided, e.g. the     one reverse-time
                gravity solver's reverse integration)   integration
+``Forward``    constant (forward-mode tangents, one     none; P tangents
+               per scalar parameter, inside jax.grad)   pushed with the run
 =============  ======================================  ====================
 
 A strategy only has to lay out ``length`` calls of a ``body(carry) -> carry`` function. Steps past the
@@ -25,9 +27,12 @@ import math
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 
-__all__ = ["GradientStrategy", "Store", "Checkpoint", "Recursive", "resolve_strategy"]
+__all__ = ["GradientStrategy", "Store", "Checkpoint", "Recursive", "ForwardSensitivity", "resolve_strategy"]
 
 
 def _scan(body: Callable, carry, length: int):
@@ -170,7 +175,114 @@ class Recursive(GradientStrategy):
         return f"Recursive(branching={self.branching})"
 
 
-_NAMED = {"store": Store, "checkpoint": Checkpoint, "recursive": Recursive}
+def _is_float(x):
+    return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+
+
+class ForwardSensitivity:
+    """``jax.grad`` of a run with a handful of parameters, computed by forward-mode tangents.
+
+    The run is wrapped in a ``jax.custom_jvp`` whose rule pushes one tangent per scalar entry of
+    ``params`` through the loop together with the primal (``jax.jacfwd``: forward sensitivities, memory
+    constant in the number of steps) and contracts that Jacobian with the parameter tangent. Reverse mode
+    (``jax.grad``, ``jax.value_and_grad``, NUTS) transposes only that contraction: a gradient costs one
+    run carrying ``P`` tangents instead of a reverse sweep, cheaper than any reverse layout for a few
+    parameters (the N=401 hydro wind: 2 parameters, ~3.6 forward runs against ~5.6 with
+    ``Checkpoint``), dearer from a few more on (each parameter adds ~1.2 forward runs).
+    Forward mode (``jax.jvp``, ``jax.jacfwd``) and ``jax.vmap`` work as well. Tangents of the other
+    inputs (``state0``, ``t_end``, ``dt``, ``save_at``) take ordinary forward mode through the ``base``
+    layout, which is therefore what a reverse pass with respect to them uses.
+
+    This is forward-mode differentiation inside the reverse-mode interface (as forward sensitivity
+    analysis is used by ODE libraries): report it as such, not as a reverse sweep.
+    """
+
+    def __init__(self, base="checkpoint"):
+        if isinstance(base, ForwardSensitivity) or (isinstance(base, str) and base in ("forward", "adjoint")):
+            raise ValueError("ForwardSensitivity base must be a loop layout ('store', 'checkpoint', 'recursive' "
+                             f"or a GradientStrategy); got {base!r}")
+        self.base = base
+
+    def simulate(self, solver, state0, params, **kwargs):
+        from .simulate import simulate  # noqa: PLC0415 (simulate imports this module)
+
+        base = resolve_strategy(self.base, solver)
+        if hasattr(base, "simulate"):
+            raise ValueError(f"ForwardSensitivity base must be a loop layout; got {base!r}")
+        diff_kw = ("t_end", "dt", "save_at")
+        static = {k: v for k, v in kwargs.items() if k not in diff_kw}
+
+        def run(others, p):
+            s0, rest = others
+            return simulate(solver, s0, p, gradient=base, **static, **dict(zip(diff_kw, rest)))
+
+        others = (state0, tuple(kwargs.get(k) for k in diff_kw))
+        return _forward_sensitivity(run)(others, params)
+
+    def __repr__(self):
+        return f"ForwardSensitivity(base={self.base!r})"
+
+
+def _zero_tangent(x):
+    if _is_float(x):
+        return jnp.zeros(np.shape(x), jnp.result_type(x))
+    return np.zeros(np.shape(x), dtype=jax.dtypes.float0)
+
+
+def _forward_sensitivity(run):
+    """``run(others, params)`` whose derivative with respect to ``params`` is a forward-mode Jacobian."""
+    f = jax.custom_jvp(run)
+    is_zero = lambda t: isinstance(t, SymbolicZero)  # noqa: E731
+
+    def rule(primals, tangents):
+        others, p = primals
+        t_others, t_p = tangents
+        p_leaves, p_def = jax.tree_util.tree_flatten(p)
+        tp_leaves = jax.tree_util.tree_leaves(t_p, is_leaf=is_zero)
+        live = [i for i, (x, t) in enumerate(zip(p_leaves, tp_leaves)) if not is_zero(t) and _is_float(x)]
+        to_leaves = jax.tree_util.tree_leaves(t_others, is_leaf=is_zero)
+        others_live = any(not is_zero(t) for t in to_leaves)
+
+        def with_live(xs):
+            leaves = list(p_leaves)
+            for i, x in zip(live, xs):
+                leaves[i] = x
+            return jax.tree_util.tree_unflatten(p_def, leaves)
+
+        def floats(out):
+            return [x for x in jax.tree_util.tree_leaves(out) if _is_float(x)]
+
+        tan_f = None
+        if live:
+            def of_live(xs):
+                sol = run(others, with_live(xs))
+                return floats(sol), sol
+
+            # one pass carrying one tangent per live scalar; the primal is computed once, unbatched
+            jac, out = jax.jacfwd(of_live, has_aux=True)([p_leaves[i] for i in live])
+            t_live = [tp_leaves[i] for i in live]
+            tan_f = [sum(jnp.tensordot(j, t, axes=np.ndim(t)) for j, t in zip(row, t_live)).astype(y.dtype)
+                     for row, y in zip(jac, floats(out))]
+        if others_live:
+            o_leaves, o_def = jax.tree_util.tree_flatten(others)
+            t_o = jax.tree_util.tree_unflatten(o_def, [_zero_tangent(x) if is_zero(t) else t
+                                                       for x, t in zip(o_leaves, to_leaves)])
+            out, tan_o = jax.jvp(lambda o: run(o, p), (others,), (t_o,))
+            extra = floats(tan_o)
+            tan_f = extra if tan_f is None else [a + b for a, b in zip(tan_f, extra)]
+        if tan_f is None:  # nothing to differentiate (not reached by JAX in practice)
+            out = run(others, p)
+            tan_f = [jnp.zeros_like(y) for y in floats(out)]
+        leaves, out_def = jax.tree_util.tree_flatten(out)
+        it = iter(tan_f)
+        return out, jax.tree_util.tree_unflatten(out_def, [next(it) if _is_float(x) else _zero_tangent(x)
+                                                           for x in leaves])
+
+    f.defjvp(rule, symbolic_zeros=True)
+    return f
+
+
+_NAMED = {"store": Store, "checkpoint": Checkpoint, "recursive": Recursive, "forward": ForwardSensitivity}
 
 
 def resolve_strategy(gradient, solver=None):
@@ -187,7 +299,7 @@ def resolve_strategy(gradient, solver=None):
                                  f"Use one of 'store', 'checkpoint', 'recursive'.")
             return solver.adjoint()
         if gradient not in _NAMED:
-            raise ValueError(f"gradient must be one of 'store', 'checkpoint', 'recursive', 'adjoint' "
+            raise ValueError(f"gradient must be one of 'store', 'checkpoint', 'recursive', 'forward', 'adjoint' "
                              f"or a strategy object; got {gradient!r}")
         return _NAMED[gradient]()
     if isinstance(gradient, GradientStrategy) or hasattr(gradient, "simulate"):

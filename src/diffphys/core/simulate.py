@@ -26,7 +26,7 @@ import numpy as np
 from jax import lax
 
 from .checks import check_int, is_concrete
-from .gradients import resolve_strategy
+from .gradients import ForwardSensitivity, resolve_strategy
 
 __all__ = ["simulate", "Solution"]
 
@@ -74,8 +74,9 @@ def simulate(solver, state0, params, *, num_steps=None, t_end=None, dt=None, max
             (the initial state included, at index 0).
         save_at: with ``t_end``-style runs, an increasing array of times at which to save; the run
             ends at ``save_at[-1]`` unless ``t_end`` is later.
-        gradient: ``"store"``, ``"checkpoint"``, ``"recursive"``, ``"adjoint"`` (solver-provided)
-            or a strategy object from :mod:`diffphys.core.gradients`.
+        gradient: ``"store"``, ``"checkpoint"``, ``"recursive"``, ``"adjoint"`` (solver-provided),
+            ``"forward"`` (:class:`~diffphys.core.gradients.ForwardSensitivity`: ``jax.grad`` by forward-mode
+            tangents, for a handful of parameters) or a strategy object from :mod:`diffphys.core.gradients`.
         throw: raise (via ``equinox.error_if``) when ``t_end`` is not reached within ``max_steps``.
         dt_gradient: with adaptive steps, whether derivatives flow through ``solver.max_dt`` (the exact
             derivative of the discrete computation, default) or the step sizes are treated as constants
@@ -84,6 +85,10 @@ def simulate(solver, state0, params, *, num_steps=None, t_end=None, dt=None, max
             ``t_end`` and is differentiable in ``t_end``.
     """
     strategy = resolve_strategy(gradient, solver)
+    if isinstance(strategy, ForwardSensitivity):  # wraps this function, loop options included
+        return strategy.simulate(solver, state0, params, num_steps=num_steps, t_end=t_end, dt=dt,
+                                 max_steps=max_steps, save_every=save_every, save_at=save_at, throw=throw,
+                                 dt_gradient=dt_gradient)
     if hasattr(strategy, "simulate"):
         return strategy.simulate(solver, state0, params, num_steps=num_steps, t_end=t_end, dt=dt,
                                  max_steps=max_steps, save_every=save_every, save_at=save_at)

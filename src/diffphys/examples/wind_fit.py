@@ -43,8 +43,11 @@ QUICK = {"n_cells": 64, "grid": 5, "grid_cells": 48, "max_iter": 25}
 STARTS = ((1500.0, 2.965e-3 * 30), (3500.0, 2.965e-3 * 60), (3300.0, 2.965e-3 * 45))
 
 
-def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=4500.0, dt_gradient=True):
-    """Residual function of log-parameters (relative to the truth's units) and the truth's code values."""
+def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=4500.0, dt_gradient=True,
+                   gradient="store"):
+    """Residual function of log-parameters (relative to the truth's units) and the truth's code values.
+
+    ``gradient`` is the run's gradient strategy (``hydro.solve``), used when ``final`` is reverse-differentiated."""
     import jax.numpy as jnp
 
     from ..hydro import WindParams, solve, wind_problem
@@ -65,7 +68,7 @@ def make_residuals(n_cells, t_end_yr, v_true_kms, mdot_true_msun_myr, v_max_kms=
         initial ones), in units of the injected totals. theta = log(v_inf [km/s], Mdot [Msun/Myr])."""
         x = jnp.exp(theta) * jnp.stack([jnp.asarray(u.velocity(1.0)), jnp.asarray(u.mass_loss_rate(1.0))])
         sol = solve(wp.solver, wp.state0, WindParams(x[0], x[1]), t_end=wp.t_end, max_steps=max_steps,
-                    dt_gradient=dt_gradient)
+                    dt_gradient=dt_gradient, gradient=gradient)
         du = (sol.state.u - u0) * vol[None, :]
         out = jnp.concatenate([jnp.cumsum(du[0]) / m_scale, jnp.cumsum(du[2]) / e_scale])
         return jnp.where(sol.reached, out, jnp.nan)  # a run cut short by max_steps is a failed trial

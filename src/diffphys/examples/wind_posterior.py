@@ -22,15 +22,19 @@ class Config:
     seed: int = 0
     # derivatives on the frozen CFL time grid (stop_gradient on the step sizes)
     dt_gradient: bool = False
+    # NUTS's gradients of the log density: "forward" (forward-mode tangents inside jax.grad: two
+    # parameters, cheaper than a reverse sweep) or a reverse layout ("store", "checkpoint")
+    gradient: str = "forward"
 
     def validate(self):
-        from ..core.checks import check_int, check_range
+        from ..core.checks import check_choice, check_int, check_range
 
         check_int("n_cells", self.n_cells, lo=16)
         check_int("num_warmup", self.num_warmup, lo=10)
         check_int("num_samples", self.num_samples, lo=10)
         for name in ("t_end_yr", "v_true_kms", "mdot_true_msun_myr", "noise"):
             check_range(name, getattr(self, name), 0.0, lo_open=True)
+        check_choice("gradient", self.gradient, ("forward", "store", "checkpoint"))
 
 
 QUICK = {"n_cells": 16, "t_end_yr": 5e3, "num_warmup": 60, "num_samples": 60}
@@ -51,7 +55,7 @@ def run(config: Config, out: Path) -> dict:
 
     final, theta_true, _, _ = make_residuals(config.n_cells, config.t_end_yr, config.v_true_kms,
                                              config.mdot_true_msun_myr, v_max_kms=1.6 * config.v_true_kms,
-                                             dt_gradient=config.dt_gradient)
+                                             dt_gradient=config.dt_gradient, gradient=config.gradient)
     clean = jax.jit(final)(theta_true)
     key = jax.random.PRNGKey(config.seed)
     data = clean + config.noise * jax.random.normal(key, clean.shape, clean.dtype)
