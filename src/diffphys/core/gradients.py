@@ -187,8 +187,8 @@ class ForwardSensitivity:
     constant in the number of steps) and contracts that Jacobian with the parameter tangent. Reverse mode
     (``jax.grad``, ``jax.value_and_grad``, NUTS) transposes only that contraction: a gradient costs one
     run carrying ``P`` tangents instead of a reverse sweep, cheaper than any reverse layout for a few
-    parameters (the N=401 hydro wind: 2 parameters, ~3.6 forward runs against ~5.6 with
-    ``Checkpoint``), dearer from a few more on (each parameter adds ~1.2 forward runs).
+    parameters (the N=401 hydro wind: 2 parameters, ~4.0 forward runs against 5.4-6.5 with
+    ``Checkpoint``), dearer from a few more on (each parameter adds ~1.2-1.5 forward runs).
     Forward mode (``jax.jvp``, ``jax.jacfwd``) and ``jax.vmap`` work as well. Tangents of the other
     inputs (``state0``, ``t_end``, ``dt``, ``save_at``) take ordinary forward mode through the ``base``
     layout, which is therefore what a reverse pass with respect to them uses.
