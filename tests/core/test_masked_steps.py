@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diffphys.core import Checkpoint, Recursive, simulate
+from diffphys.core import Checkpoint, Recursive, Store, simulate
 
 
 class Osc(eqx.Module):
@@ -38,7 +38,7 @@ def run(solver, p, gradient, t_end=3.0, max_steps=400, save_at=None):
 
 
 @pytest.mark.parametrize("gradient", ["store", "checkpoint", "recursive", Checkpoint(7, remat_steps=True),
-                                      Recursive(3)])
+                                      Recursive(3), Store(remat_steps=True)])
 def test_masked_loop_equals_cond_loop(gradient):
     ref = run(Osc(), P, "store")
     sol = run(MaskedOsc(), P, gradient)
@@ -69,16 +69,19 @@ def test_masked_loop_not_reached_and_save_at():
     np.testing.assert_array_equal(np.asarray(a.ts), np.asarray(b.ts))
 
 
-def test_checkpoint_remat_steps_same_gradient_fixed_steps():
+@pytest.mark.parametrize("strategy", [Checkpoint(remat_steps=True), Store(remat_steps=True)])
+def test_remat_steps_same_gradient_fixed_steps(strategy):
     def loss(p, gradient):
         return jnp.sum(simulate(Osc(), S0, p, num_steps=500, gradient=gradient).state ** 2)
 
     g_ref = jax.grad(loss)(P, "store")
-    g = jax.grad(loss)(P, Checkpoint(remat_steps=True))
+    g = jax.grad(loss)(P, strategy)
     for k in P:
         assert abs(g[k] - g_ref[k]) <= 1e-10 * abs(g_ref[k])
 
 
-def test_checkpoint_remat_steps_bad_input():
-    with pytest.raises(ValueError, match="remat_steps"):
-        Checkpoint(remat_steps=1)
+@pytest.mark.parametrize("cls", [Checkpoint, Store])
+def test_remat_steps_bad_input(cls):
+    with pytest.raises(ValueError, match=f"{cls.__name__} remat_steps"):
+        cls(remat_steps=1)
+    assert "remat_steps=True" in repr(cls(remat_steps=True))

@@ -6,7 +6,8 @@ how much the reverse pass stores and how much it recomputes:
 =============  ======================================  ====================
 strategy       memory of a reverse pass over N steps    forward recomputation
 =============  ======================================  ====================
-``Store``      N states (plain autodiff through scan)   none
+``Store``      N steps' intermediates (plain autodiff   none (``remat_steps=True``:
+               through scan; N states with remat)       each step once more)
 ``Checkpoint`` ~ 2 sqrt(N) states (chunked scans)        1 extra forward
 ``Recursive``  ~ k log_k(N) states (nested chunks)       ~ log_k(N) forwards
 adjoint        constant (solver-provided, e.g. the     one reverse-time
@@ -78,13 +79,34 @@ class GradientStrategy:
         return f"{type(self).__name__}()"
 
 
+def _check_remat(name, remat_steps):
+    if not isinstance(remat_steps, bool):
+        raise ValueError(f"{name} remat_steps must be True or False; got {remat_steps!r}")
+    return remat_steps
+
+
 class Store(GradientStrategy):
-    """Plain autodiff through ``lax.scan``: every step's residuals are kept for the reverse pass."""
+    """Plain autodiff through ``lax.scan``: every step's residuals are kept for the reverse pass.
+
+    ``remat_steps=True`` keeps only each step's input state (the scan carries) and recomputes the step
+    right before its transpose: memory ``N`` states instead of ``N`` sets of intermediates, and no
+    chunk recomputation (one forward fewer than :class:`Checkpoint`). The hydro wind at N=401, 10,500
+    slots: 0.73 s and ~0.1 GB against 2.09 s and 2.5 GB without (4.7x its forward; ``Checkpoint(
+    remat_steps=True)``, sub-linear memory, 5.4x).
+    """
+
+    def __init__(self, remat_steps: bool = False):
+        self.remat_steps = _check_remat("Store", remat_steps)
 
     def loop(self, body, carry, length, active=None):
+        if self.remat_steps:
+            body = jax.checkpoint(body)
         if active is None or length < 4:
             return _scan(body, carry, length)
         return _chunked(body, carry, length, max(1, math.ceil(math.sqrt(length))), active)
+
+    def __repr__(self):
+        return "Store(remat_steps=True)" if self.remat_steps else "Store()"
 
 
 class Checkpoint(GradientStrategy):
@@ -103,10 +125,8 @@ class Checkpoint(GradientStrategy):
     def __init__(self, chunk: int | None = None, remat_steps: bool = False):
         if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
             raise ValueError(f"Checkpoint chunk must be a positive integer; got {chunk!r}")
-        if not isinstance(remat_steps, bool):
-            raise ValueError(f"Checkpoint remat_steps must be True or False; got {remat_steps!r}")
         self.chunk = chunk
-        self.remat_steps = remat_steps
+        self.remat_steps = _check_remat("Checkpoint", remat_steps)
 
     def _chunk(self, length):
         return self.chunk or max(1, math.ceil(math.sqrt(length)))
