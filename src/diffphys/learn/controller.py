@@ -66,15 +66,22 @@ def stack_pairs(solver, params, states, targets, T, project=True):
     if len(states) != len(targets) or not states:
         raise ValueError(f"states and targets must be non-empty lists of equal length; got {len(states)}, "
                          f"{len(targets)}")
-    norms = jnp.stack([uncontrolled_misfit(solver, params, s, t, T, project=project) for s, t in zip(states, targets)])
     s0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
-    return s0, jnp.stack(targets), norms
+    tg = jnp.stack(targets)
+    # one compiled, vectorised rollout for all pairs (a rollout per pair compiled each its own scan:
+    # minutes for a few hundred pairs, and the compiled code ran the process out of memory maps)
+    norms = jax.jit(jax.vmap(lambda s, t: uncontrolled_misfit(solver, params, s, t, T, project=project)))(s0, tg)
+    return s0, tg, norms
 
 
 def train_controller(model, solver, params, states, targets, T: int, *, iterations: int = 300,
                      learning_rate: float = 1e-3, weight: float = 1e-4, force_scale: float = 1.0,
                      project: bool = True, checkpoint: bool = True, progress=None):
-    """Train ``model`` on the start/target pairs; returns ``(model, history, seconds)``."""
+    """Train ``model`` on the start/target pairs; returns ``(model, history, seconds)``.
+
+    The trained network outputs forces in units of ``force_scale``: evaluate it with the same value
+    (``controller_loss(..., force_scale=force_scale)``, ``controller_rollout(...)``); with the default 1.0 its
+    forces are ``force_scale`` times too weak."""
     T = _check(solver, model, T)
     iterations = check_int("iterations", iterations, lo=0)
     check_positive("learning_rate", learning_rate)
