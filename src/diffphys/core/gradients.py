@@ -49,13 +49,27 @@ def _skip_unless(active, fn):
     return lambda c: lax.cond(active(c), fn, lambda x: x, c)
 
 
-def _chunked(body: Callable, carry, length: int, chunk: int, active=None, wrap=lambda f: f):
+def _then_report(fn, report, every_step):
+    """``fn`` followed by ``report(carry, every_step)`` (a progress callback; see ``GradientStrategy.loop``)."""
+    if report is None:
+        return fn
+
+    def out(c):
+        c = fn(c)
+        report(c, every_step)
+        return c
+
+    return out
+
+
+def _chunked(body: Callable, carry, length: int, chunk: int, active=None, wrap=lambda f: f, report=None):
     """``length`` calls of ``body`` as scans of ``chunk`` calls (plus a shorter last scan), each chunk
-    wrapped by ``wrap`` and skipped as a whole when ``active`` is given and false at its start."""
+    wrapped by ``wrap`` and skipped as a whole when ``active`` is given and false at its start; ``report``
+    runs after each chunk, outside ``wrap`` (so a rematerialising ``wrap`` does not repeat it)."""
     n, rest = divmod(length, chunk)
-    carry = _scan(_skip_unless(active, wrap(lambda x: _scan(body, x, chunk))), carry, n)
+    carry = _scan(_then_report(_skip_unless(active, wrap(lambda x: _scan(body, x, chunk))), report, False), carry, n)
     if rest:
-        carry = _skip_unless(active, wrap(lambda x: _scan(body, x, rest)))(carry)
+        carry = _then_report(_skip_unless(active, wrap(lambda x: _scan(body, x, rest))), report, False)(carry)
     return carry
 
 
@@ -65,10 +79,15 @@ class GradientStrategy:
     def padded_length(self, length: int) -> int:
         return length
 
-    def loop(self, body: Callable, carry, length: int, active=None):  # pragma: no cover - interface
+    def loop(self, body: Callable, carry, length: int, active=None, report=None):  # pragma: no cover
         """Run ``length`` calls of ``body``. ``active(carry) -> bool``, when given, says that the
         remaining calls still matter: once it is false, ``body`` is known to leave the carry unchanged
-        and a strategy may skip the rest (in chunks) without changing the result."""
+        and a strategy may skip the rest (in chunks) without changing the result.
+
+        ``report(carry, every_step)``, when given (``simulate(progress=True)``), is a side effect to run
+        on the carry in the forward pass: after every step (``every_step=True``; it thins itself out) or
+        after each chunk (``False``). Call it outside any rematerialised function, so that the reverse
+        pass's recomputation does not report again."""
         raise NotImplementedError
 
     def wrap_segment(self, fn: Callable) -> Callable:
@@ -98,12 +117,12 @@ class Store(GradientStrategy):
     def __init__(self, remat_steps: bool = False):
         self.remat_steps = _check_remat("Store", remat_steps)
 
-    def loop(self, body, carry, length, active=None):
+    def loop(self, body, carry, length, active=None, report=None):
         if self.remat_steps:
             body = jax.checkpoint(body)
         if active is None or length < 4:
-            return _scan(body, carry, length)
-        return _chunked(body, carry, length, max(1, math.ceil(math.sqrt(length))), active)
+            return _scan(_then_report(body, report, True), carry, length)
+        return _chunked(body, carry, length, max(1, math.ceil(math.sqrt(length))), active, report=report)
 
     def __repr__(self):
         return "Store(remat_steps=True)" if self.remat_steps else "Store()"
@@ -135,13 +154,13 @@ class Checkpoint(GradientStrategy):
         c = self._chunk(length)
         return c * math.ceil(length / c) if length else 0
 
-    def loop(self, body, carry, length, active=None):
+    def loop(self, body, carry, length, active=None, report=None):
         if length == 0:
             return carry
         c = self._chunk(length)
         n = math.ceil(length / c)
         step = jax.checkpoint(body) if self.remat_steps else body
-        return _chunked(step, carry, n * c, c, active, jax.checkpoint)
+        return _chunked(step, carry, n * c, c, active, jax.checkpoint, report)
 
     def wrap_segment(self, fn):
         return jax.checkpoint(fn)
@@ -179,14 +198,17 @@ class Recursive(GradientStrategy):
     def padded_length(self, length):
         return math.prod(_factors(length, self.branching)) if length else 0
 
-    def loop(self, body, carry, length, active=None):
+    def loop(self, body, carry, length, active=None, report=None):
         if length == 0:
             return carry
         ks = _factors(length, self.branching)
+        if len(ks) == 1:
+            return _scan(_then_report(body, report, True), carry, ks[0])
         fn = lambda x, k=ks[0]: _scan(body, x, k)  # noqa: E731
-        for k in ks[1:]:
+        for k in ks[1:-1]:
             fn = (lambda inner, kk: (lambda x: _scan(jax.checkpoint(inner), x, kk)))(fn, k)
-        return fn(carry)
+        # the outermost scan is not rematerialised: it reports after each of its units
+        return _scan(_then_report(jax.checkpoint(fn), report, False), carry, ks[-1])
 
     def wrap_segment(self, fn):
         return jax.checkpoint(fn)

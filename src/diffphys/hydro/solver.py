@@ -291,7 +291,7 @@ def validate_state(state: HydroState, gamma: float, name="state0"):
 
 
 def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_steps=100_000, save_at=None,
-          gradient="store", throw=False, dt_gradient=True):
+          gradient="store", throw=False, dt_gradient=True, progress=False):
     """Validate the inputs and run :func:`diffphys.core.simulate` to ``t_end`` with CFL steps.
 
     ``dt_gradient=False`` wraps the CFL step sizes in ``stop_gradient``: derivatives are then those of
@@ -300,7 +300,8 @@ def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_st
     ``gradient``: ``"store"`` (default; ``core.Store(remat_steps=True)``: every step's state is kept and
     the step recomputed before its transpose: 24 bytes per cell and step in float64), ``"checkpoint"``
     (``core.Checkpoint(remat_steps=True)``: ~2 sqrt(N) states, one more forward run), ``"forward"`` (forward
-    -mode tangents inside ``jax.grad``, for a few parameters) or any strategy of :mod:`diffphys.core.gradients`."""
+    -mode tangents inside ``jax.grad``, for a few parameters) or any strategy of :mod:`diffphys.core.gradients`.
+    ``progress=True`` shows a progress bar of the run's time (see :func:`diffphys.core.simulate`)."""
     if is_concrete(t_end):
         check_finite("t_end", t_end)
         if not float(np.asarray(t_end)) > 0:
@@ -318,4 +319,4 @@ def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_st
         layout = Store(remat_steps=True) if gradient == "store" else Checkpoint(remat_steps=True)
         gradient = ForwardSensitivity(Checkpoint(remat_steps=True)) if gradient == "forward" else layout
     return simulate(solver, state0, params, t_end=t_end, max_steps=max_steps, save_at=save_at,
-                    gradient=gradient, throw=throw, dt_gradient=dt_gradient)
+                    gradient=gradient, throw=throw, dt_gradient=dt_gradient, progress=progress)
