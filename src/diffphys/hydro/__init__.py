@@ -1,6 +1,7 @@
 """diffphys.hydro: 1D radial finite-volume Euler (planar, cylindrical, spherical) with exact references."""
 
 from .boundary import Fixed, Outflow, Periodic, Reflective
+from .cooling import Cooling
 from .grid import GEOMETRIES, RadialGrid
 from .reconstruct import LIMITERS
 from .riemann import RIEMANN_SOLVERS, hll, hllc, rusanov
@@ -12,7 +13,8 @@ from .units import CodeUnits
 from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
 __all__ = [
-    "EulerSolver", "solve", "validate_state", "RadialGrid", "GEOMETRIES", "HydroState", "conserved_to_primitive",
+    "EulerSolver", "solve", "Cooling", "validate_state", "RadialGrid", "GEOMETRIES", "HydroState",
+    "conserved_to_primitive",
     "primitive_to_conserved", "Fixed", "Outflow", "Periodic", "Reflective", "LIMITERS", "RIEMANN_SOLVERS",
     "hll", "hllc",
     "rusanov", "StellarWind", "WindParams", "ExactRiemann", "Sedov",

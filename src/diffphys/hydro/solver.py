@@ -27,6 +27,7 @@ from ..core.checks import check_choice, check_finite, check_range, is_concrete
 from ..core.gradients import Checkpoint, ForwardSensitivity, Store
 from ..core.simulate import simulate
 from .boundary import Boundary, Periodic, Reflective, as_boundary, pad_rows
+from .cooling import Cooling
 from .grid import RadialGrid
 from .reconstruct import LIMITERS, materialize, reconstruct_rows
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
@@ -79,6 +80,9 @@ class EulerSolver(eqx.Module):
         left, right: boundaries (``"reflective"``, ``"outflow"`` or :class:`Fixed`); the default left
             boundary is reflective (the origin) and the right one outflow.
         source: ``None`` or a :class:`StellarWind`; its parameters come in ``params``.
+        cooling: ``None`` or a :class:`~diffphys.hydro.cooling.Cooling`: optically thin radiative cooling,
+            applied after each hydro step at constant density and integrated exactly over the step
+            (operator split; no time-step limit).
     """
 
     #: a step of ``dt = 0`` returns the state unchanged: ``core.simulate`` runs the slots after ``t_end``
@@ -94,6 +98,7 @@ class EulerSolver(eqx.Module):
     left: Boundary
     right: Boundary
     source: StellarWind | None
+    cooling: Cooling | None
     areas: np.ndarray
     inv_vol: np.ndarray
     da_over_v: np.ndarray
@@ -103,7 +108,7 @@ class EulerSolver(eqx.Module):
     r_pad: np.ndarray
 
     def __init__(self, grid, gamma=1.4, riemann="hllc", limiter="mc", integrator="rk2", cfl=0.8,
-                 left="reflective", right="outflow", source=None):
+                 left="reflective", right="outflow", source=None, cooling=None):
         if not isinstance(grid, RadialGrid):
             raise ValueError(f"grid must be a RadialGrid; got {type(grid).__name__}")
         self.grid = grid
@@ -122,6 +127,9 @@ class EulerSolver(eqx.Module):
         if source is not None and not isinstance(source, StellarWind):
             raise ValueError(f"source must be None or a StellarWind; got {type(source).__name__}")
         self.source = source
+        if cooling is not None and not isinstance(cooling, Cooling):
+            raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
+        self.cooling = cooling
         n = grid.n_cells
         self.areas = grid.areas.copy()
         self.inv_vol = 1.0 / grid.volumes
@@ -233,9 +241,19 @@ class EulerSolver(eqx.Module):
         return tuple(a + dt * k for a, k in zip(u, rate))
 
     def step(self, state: HydroState, params, dt) -> HydroState:
+        dt = jnp.asarray(dt, state.u.dtype)
+        new = self._hydro_step(state, params, dt)
+        if self.cooling is None:
+            return new
+        rho, m, e = new.u[0], new.u[1], new.u[2]
+        kin = 0.5 * m * _flush(m / rho)
+        p = (self.gamma - 1.0) * (e - kin)
+        p_new = self.cooling.cool(rho, p, dt, self.gamma)
+        return HydroState(_stack([rho, m, e - (p - p_new) / (self.gamma - 1.0)]))
+
+    def _hydro_step(self, state, params, dt):
         u = state.u
         u = (u[0], _flush(u[1]), u[2])
-        dt = jnp.asarray(dt, u[0].dtype)
         if self.integrator == "hancock":
             return HydroState(_stack(self._hancock(u, params, dt)))
         # stage states are materialised: otherwise every kernel of the next stage re-derives them
