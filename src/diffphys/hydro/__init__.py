@@ -6,7 +6,7 @@ from .grid import GEOMETRIES, RadialGrid
 from .reconstruct import LIMITERS
 from .riemann import RIEMANN_SOLVERS, hll, hllc, rusanov
 from .solver import EulerSolver, solve, validate_state
-from .sources import StellarWind, WindParams
+from .sources import G_CODE, SelfGravity, StellarWind, WindParams
 from .exact import ExactRiemann, Sedov, weaver_outer_shock_radius
 from .problems import outer_shock_radius, riemann_problem, sedov_problem, wind_problem
 from .units import CodeUnits
@@ -17,6 +17,6 @@ __all__ = [
     "conserved_to_primitive",
     "primitive_to_conserved", "Fixed", "Outflow", "Periodic", "Reflective", "LIMITERS", "RIEMANN_SOLVERS",
     "hll", "hllc",
-    "rusanov", "StellarWind", "WindParams", "ExactRiemann", "Sedov",
+    "rusanov", "StellarWind", "WindParams", "SelfGravity", "G_CODE", "ExactRiemann", "Sedov",
     "weaver_outer_shock_radius", "outer_shock_radius", "riemann_problem", "sedov_problem", "wind_problem", "CodeUnits",
 ]

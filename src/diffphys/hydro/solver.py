@@ -31,7 +31,7 @@ from .cooling import Cooling
 from .grid import RadialGrid
 from .reconstruct import LIMITERS, materialize, reconstruct_rows
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
-from .sources import StellarWind
+from .sources import SelfGravity, StellarWind
 from .state import HydroState, check_gamma, conserved_to_primitive
 
 __all__ = ["EulerSolver", "solve", "validate_state"]
@@ -80,6 +80,8 @@ class EulerSolver(eqx.Module):
         left, right: boundaries (``"reflective"``, ``"outflow"`` or :class:`Fixed`); the default left
             boundary is reflective (the origin) and the right one outflow.
         source: ``None`` or a :class:`StellarWind`; its parameters come in ``params``.
+        gravity: ``None`` or a :class:`SelfGravity` (spherical grids, SSP-RK or Euler integrators): the gas's
+            own gravity from its enclosed mass, plus an optional central point mass.
         cooling: ``None`` or a :class:`~diffphys.hydro.cooling.Cooling`: optically thin radiative cooling,
             applied after each hydro step at constant density and integrated exactly over the step
             (operator split; no time-step limit).
@@ -99,6 +101,7 @@ class EulerSolver(eqx.Module):
     right: Boundary
     source: StellarWind | None
     cooling: Cooling | None
+    gravity: SelfGravity | None
     areas: np.ndarray
     inv_vol: np.ndarray
     da_over_v: np.ndarray
@@ -106,9 +109,10 @@ class EulerSolver(eqx.Module):
     inv_width: np.ndarray
     src_weight: np.ndarray | None
     r_pad: np.ndarray
+    half_vol: np.ndarray
 
     def __init__(self, grid, gamma=1.4, riemann="hllc", limiter="mc", integrator="rk2", cfl=0.8,
-                 left="reflective", right="outflow", source=None, cooling=None):
+                 left="reflective", right="outflow", source=None, cooling=None, gravity=None):
         if not isinstance(grid, RadialGrid):
             raise ValueError(f"grid must be a RadialGrid; got {type(grid).__name__}")
         self.grid = grid
@@ -130,6 +134,19 @@ class EulerSolver(eqx.Module):
         if cooling is not None and not isinstance(cooling, Cooling):
             raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
         self.cooling = cooling
+        if gravity is not None:
+            if not isinstance(gravity, SelfGravity):
+                raise ValueError(f"gravity must be None or a SelfGravity; got {type(gravity).__name__}")
+            if grid.geometry != "spherical":
+                raise ValueError(f"SelfGravity needs geometry 'spherical'; got {grid.geometry!r}")
+            if gravity.point_mass > 0 and grid.r_min == 0:
+                raise ValueError("SelfGravity with a point_mass needs a grid with r_min > 0 (the field of a point "
+                                 "mass is singular at the origin)")
+            if integrator == "hancock":
+                raise ValueError("SelfGravity needs integrator 'rk2', 'rk3' or 'euler' (its source is evaluated "
+                                 "per stage; the Hancock predictor does not include it)")
+        self.gravity = gravity
+        self.half_vol = grid.volume_within(grid.centers) - grid.volume_within(grid.faces[:-1])
         n = grid.n_cells
         self.areas = grid.areas.copy()
         self.inv_vol = 1.0 / grid.volumes
@@ -172,9 +189,10 @@ class EulerSolver(eqx.Module):
         rho, v, p = self._primitive_rows(rows)
         one = _one(rho)
         wl, wr = reconstruct_rows(pad_rows((rho, v, p), self.left, self.right), self.limiter, one)
-        return self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, self.gamma, one), p, v, params, rho.dtype, one)
+        return self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, self.gamma, one), p, v, params, rho.dtype, one,
+                                rho)
 
-    def _divergence(self, f, p, v, params, dt_, one=None):
+    def _divergence(self, f, p, v, params, dt_, one=None, rho=None):
         """``du/dt`` (three rows) from face fluxes ``f`` (3 rows of ``n + 1``), the cell pressure of the
         geometric term and the cell velocity carried by injected mass."""
         inv_vol = jnp.asarray(self.inv_vol, dt_)
@@ -188,6 +206,11 @@ class EulerSolver(eqx.Module):
             w = jnp.asarray(self.src_weight, dt_)
             src = self.source.rate_rows(params, v)
             rows = [rows[k] + src[k].astype(dt_) * w for k in range(3)]
+        if self.gravity is not None:
+            g = self.gravity.field(rho, jnp.asarray(self.grid.volumes, dt_), jnp.asarray(self.half_vol, dt_),
+                                   jnp.asarray(self.grid.centers, dt_))
+            rows[1] = rows[1] + rho * g
+            rows[2] = rows[2] + rho * v * g
         return tuple(rows)
 
     def _hancock(self, u, params, dt):
@@ -276,7 +299,13 @@ class EulerSolver(eqx.Module):
         smax = jnp.max(speed * jnp.asarray(self.inv_width, speed.dtype))
         if self.source is not None:
             smax = jnp.maximum(smax, self.source.max_speed(params).astype(smax.dtype))
-        return self.cfl * self.grid.dr / smax
+        dt = self.cfl * self.grid.dr / smax
+        if self.gravity is not None:  # free-fall limit: a cell is not accelerated across its width in one step
+            dtp = rho.dtype
+            g = self.gravity.field(rho, jnp.asarray(self.grid.volumes, dtp), jnp.asarray(self.half_vol, dtp),
+                                   jnp.asarray(self.grid.centers, dtp))
+            dt = jnp.minimum(dt, self.cfl * jnp.sqrt(self.grid.dr / jnp.max(jnp.abs(g))))
+        return dt
 
     # -- helpers ---------------------------------------------------------------------------------
     def initial_state(self, rho, v, p, dtype=None) -> HydroState:

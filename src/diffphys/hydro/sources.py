@@ -19,7 +19,10 @@ import jax.numpy as jnp
 
 from ..core.checks import check_finite, check_int, check_positive
 
-__all__ = ["StellarWind", "WindParams"]
+__all__ = ["StellarWind", "WindParams", "SelfGravity", "G_CODE"]
+
+#: the gravitational constant in code units (pc, Msun, Myr): 4.4985e-3 pc^3 Msun^-1 Myr^-2
+G_CODE = 6.67430e-8 * 1.988409870698051e33 * (3.15576e13 ** 2) / 3.0856775814913673e18 ** 3
 
 
 class WindParams(eqx.Module):
@@ -64,3 +67,33 @@ class StellarWind(eqx.Module):
 
     def max_speed(self, params):
         return params.v_inf
+
+
+class SelfGravity(eqx.Module):
+    """Self-gravity of the gas in spherical geometry (plus an optional central point mass).
+
+    The field at radius ``r`` is ``g = -G M(<r) / r^2`` with ``M(<r)`` the enclosed gas mass (the
+    exact solution of Poisson's equation in spherical symmetry; no solver needed) plus ``point_mass``.
+    At a cell centre ``r_i``, ``M(<r_i)`` is the mass inside the cell's inner face plus the cell's density
+    times the volume between that face and ``r_i``. Sources: momentum ``rho g``, energy ``rho v g``
+    (total energy including the potential is then conserved to the scheme's truncation error, not to
+    round-off). Evaluated at every stage of the SSP-RK integrators.
+
+    Args:
+        G: gravitational constant in code units (default :data:`G_CODE` for pc, Msun, Myr).
+        point_mass: a central mass (code units), e.g. a star.
+    """
+
+    G: float = eqx.field(static=True)
+    point_mass: float = eqx.field(static=True)
+
+    def __init__(self, G: float = G_CODE, point_mass: float = 0.0):
+        check_positive("G", G)
+        check_positive("point_mass", point_mass, allow_zero=True)
+        self.G, self.point_mass = float(G), float(point_mass)
+
+    def field(self, rho, volumes, inner_half_volumes, centers):
+        """``g`` at the cell centres from the cell densities."""
+        m = rho * volumes
+        inside = jnp.cumsum(m) - m  # mass inside each cell's inner face
+        return -self.G * (inside + rho * inner_half_volumes + self.point_mass) / (centers * centers)
