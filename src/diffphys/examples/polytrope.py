@@ -28,7 +28,7 @@ class Config:
         check_range("cfl", self.cfl, 0.0, 1.0, lo_open=True)
         check_choice("riemann", self.riemann, ("hll", "hllc", "rusanov"))
         check_choice("limiter", self.limiter, ("minmod", "mc", "vanleer"))
-        check_choice("integrator", self.integrator, ("euler", "rk2", "rk3"))
+        check_choice("integrator", self.integrator, ("euler", "rk2", "rk3", "hancock"))
         try:
             ns = [int(x) for x in self.resolutions.split(",")]
         except ValueError:

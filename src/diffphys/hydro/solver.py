@@ -80,7 +80,7 @@ class EulerSolver(eqx.Module):
         left, right: boundaries (``"reflective"``, ``"outflow"`` or :class:`Fixed`); the default left
             boundary is reflective (the origin) and the right one outflow.
         source: ``None`` or a :class:`StellarWind`; its parameters come in ``params``.
-        gravity: ``None`` or a :class:`SelfGravity` (spherical grids, SSP-RK or Euler integrators): the gas's
+        gravity: ``None`` or a :class:`SelfGravity` (spherical grids): the gas's
             own gravity from its enclosed mass, plus an optional central point mass.
         cooling: ``None`` or a :class:`~diffphys.hydro.cooling.Cooling`: optically thin radiative cooling,
             applied after each hydro step at constant density and integrated exactly over the step
@@ -142,9 +142,6 @@ class EulerSolver(eqx.Module):
             if gravity.point_mass > 0 and grid.r_min == 0:
                 raise ValueError("SelfGravity with a point_mass needs a grid with r_min > 0 (the field of a point "
                                  "mass is singular at the origin)")
-            if integrator == "hancock":
-                raise ValueError("SelfGravity needs integrator 'rk2', 'rk3' or 'euler' (its source is evaluated "
-                                 "per stage; the Hancock predictor does not include it)")
         self.gravity = gravity
         self.half_vol = grid.volume_within(grid.centers) - grid.volume_within(grid.faces[:-1])
         n = grid.n_cells
@@ -207,11 +204,15 @@ class EulerSolver(eqx.Module):
             src = self.source.rate_rows(params, v)
             rows = [rows[k] + src[k].astype(dt_) * w for k in range(3)]
         if self.gravity is not None:
-            g = self.gravity.field(rho, jnp.asarray(self.grid.volumes, dt_), jnp.asarray(self.half_vol, dt_),
-                                   jnp.asarray(self.grid.centers, dt_))
+            g = self._gravity_field(rho)
             rows[1] = rows[1] + rho * g
             rows[2] = rows[2] + rho * v * g
         return tuple(rows)
+
+    def _gravity_field(self, rho):
+        dt_ = rho.dtype
+        return self.gravity.field(rho, jnp.asarray(self.grid.volumes, dt_), jnp.asarray(self.half_vol, dt_),
+                                  jnp.asarray(self.grid.centers, dt_))
 
     def _hancock(self, u, params, dt):
         """One MUSCL-Hancock step on rows: limited slopes, a half-step predictor of the primitive
@@ -223,7 +224,7 @@ class EulerSolver(eqx.Module):
         one = _one(rho)
         if self.limiter is None:
             wl, wr = reconstruct_rows(rows, None)
-            rate = self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, g), p, v, params, rho.dtype)
+            rate = self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, g), p, v, params, rho.dtype, None, rho)
             return tuple(a + dt * k for a, k in zip(u, rate))
         lim = LIMITERS[self.limiter]
         c = [r[1:-1] for r in rows]  # padded cells 1 .. n+2
@@ -234,6 +235,9 @@ class EulerSolver(eqx.Module):
         drho = -h * (vc * sr + rc * sv)
         dv = -h * (vc * sv + sp / rc)
         dp = -h * (vc * sp + g * pc * sv)
+        if self.gravity is not None:  # the half-step velocity feels gravity too (ghosts: mirrored / edge field)
+            gc = self._gravity_field(rho)
+            dv = dv + 0.5 * dt * jnp.concatenate([-gc[:1], gc, gc[-1:]])
         if self.grid.alpha:
             geo = 0.5 * dt * vc * jnp.asarray(self.grid.alpha / self.r_pad, rho.dtype)
             drho = drho - geo * rc
@@ -260,7 +264,8 @@ class EulerSolver(eqx.Module):
         f = RIEMANN_ROWS[self.riemann](wl, wr, g, one)
         p_half = pred[2][1:-1]
         p_half = jnp.where(p_half > 0, p_half, p)
-        rate = self._divergence(f, p_half, pred[1][1:-1], params, rho.dtype, one)
+        # sources at the half step: the predicted velocity (wind momentum, gravity work) and density (gravity)
+        rate = self._divergence(f, p_half, pred[1][1:-1], params, rho.dtype, one, pred[0][1:-1])
         return tuple(a + dt * k for a, k in zip(u, rate))
 
     def step(self, state: HydroState, params, dt) -> HydroState:
@@ -301,9 +306,7 @@ class EulerSolver(eqx.Module):
             smax = jnp.maximum(smax, self.source.max_speed(params).astype(smax.dtype))
         dt = self.cfl * self.grid.dr / smax
         if self.gravity is not None:  # free-fall limit: a cell is not accelerated across its width in one step
-            dtp = rho.dtype
-            g = self.gravity.field(rho, jnp.asarray(self.grid.volumes, dtp), jnp.asarray(self.half_vol, dtp),
-                                   jnp.asarray(self.grid.centers, dtp))
+            g = self._gravity_field(rho)
             dt = jnp.minimum(dt, self.cfl * jnp.sqrt(self.grid.dr / jnp.max(jnp.abs(g))))
         return dt
 

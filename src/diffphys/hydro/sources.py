@@ -77,7 +77,8 @@ class SelfGravity(eqx.Module):
     At a cell centre ``r_i``, ``M(<r_i)`` is the mass inside the cell's inner face plus the cell's density
     times the volume between that face and ``r_i``. Sources: momentum ``rho g``, energy ``rho v g``
     (total energy including the potential is then conserved to the scheme's truncation error, not to
-    round-off). Evaluated at every stage of the SSP-RK integrators.
+    round-off). Evaluated at every stage of the SSP-RK integrators; MUSCL-Hancock adds ``g`` to its
+    half-step predictor and evaluates the sources with the predicted density and velocity.
 
     Args:
         G: gravitational constant in code units (default :data:`G_CODE` for pc, Msun, Myr).
