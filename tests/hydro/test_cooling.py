@@ -100,3 +100,17 @@ def test_bad_cooling_input():
     with pytest.raises(ValueError, match="cooling"):
         EulerSolver(RadialGrid(8), cooling="bremsstrahlung")
     assert isinstance(Cooling.bremsstrahlung(), Cooling) and HydroState is not None
+
+
+def test_wind_bubble_with_cooling_keeps_the_mass_budget_and_radiates():
+    ad = wind_problem(64, t_end_yr=1e4)
+    wp = wind_problem(64, t_end_yr=1e4, cooling=Cooling.bremsstrahlung())
+    a = solve(ad.solver, ad.state0, ad.params, t_end=ad.t_end, max_steps=5000)
+    b = solve(wp.solver, wp.state0, wp.params, t_end=wp.t_end, max_steps=5000)
+    assert bool(b.reached)
+    v = wp.solver.grid.volumes
+    injected = float(wp.params.mdot) * wp.t_end
+    mass = float(np.sum((np.asarray(b.state.u[0]) - np.asarray(wp.state0.u[0])) * v))
+    assert mass == pytest.approx(injected, rel=1e-10)  # cooling does not touch the mass
+    ea, eb = (float(np.sum(np.asarray(s.state.u[2]) * v)) for s in (a, b))
+    assert 0.9 * ea < eb < ea  # it radiated, a little (free-free only)
