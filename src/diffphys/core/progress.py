@@ -6,7 +6,14 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["progress_bar", "LoopProgress"]
+__all__ = ["progress_bar", "show_progress", "LoopProgress"]
+
+
+def show_progress() -> bool:
+    """Whether a progress bar should show by default: ``DIFFPHYS_PROGRESS=1`` / ``0`` force it on / off,
+    else only when stderr is an interactive terminal (the examples pass this to ``simulate(progress=)``)."""
+    env = os.environ.get("DIFFPHYS_PROGRESS")
+    return (env == "1") if env in ("0", "1") else sys.stderr.isatty()
 
 
 def progress_bar(total: int | None = None, desc: str = "", enabled: bool | None = None, **kwargs):
@@ -17,8 +24,7 @@ def progress_bar(total: int | None = None, desc: str = "", enabled: bool | None 
     from tqdm.auto import tqdm
 
     if enabled is None:
-        env = os.environ.get("DIFFPHYS_PROGRESS")
-        enabled = (env == "1") if env in ("0", "1") else sys.stderr.isatty()
+        enabled = show_progress()
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False, dynamic_ncols=True, **kwargs)
 
 

@@ -69,6 +69,7 @@ def run(config, out: Path) -> dict:
     from .. import gravity as g
     from ..core import simulate
     from ..core.io import save_figure, save_gif
+    from ..core.progress import show_progress
 
     dtype = jnp.float64 if _x64() else jnp.float32
     s = g.PMSolver(box=config.box, ptcl_grid=config.ptcl, mesh=config.mesh_factor * config.ptcl,
@@ -82,7 +83,7 @@ def run(config, out: Path) -> dict:
     def forward(noise):
         c = cosmo.tabulate()
         st0 = s.initial_state(noise, c)
-        return simulate(s, st0, c, num_steps=s.num_steps, save_every=save_every)
+        return simulate(s, st0, c, num_steps=s.num_steps, save_every=save_every, progress=show_progress())
 
     ts = np.asarray(s.a_steps)[::save_every][: config.num_steps // save_every + 1]
 

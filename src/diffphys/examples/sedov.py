@@ -34,6 +34,7 @@ def run(config: Config, out: Path) -> dict:
     import numpy as np
 
     from ..core.io import save_figure
+    from ..core.progress import show_progress
     from ..hydro import Sedov, outer_shock_radius, sedov_problem, solve
 
     j = {"planar": 1, "cylindrical": 2, "spherical": 3}[config.geometry]
@@ -41,7 +42,8 @@ def run(config: Config, out: Path) -> dict:
                                    r_max=1.2, cfl=config.cfl)
     sed = Sedov(config.gamma, j)
     t_end = sed.xi0 ** (-(j + 2) / 2)  # the analytic shock is at r = 1
-    sol = jax.jit(lambda s: solve(solver, s, None, t_end=t_end, max_steps=300 * config.n_cells))(state0)
+    sol = jax.jit(lambda s: solve(solver, s, None, t_end=t_end, max_steps=300 * config.n_cells,
+                                          progress=show_progress()))(state0)
     w = np.asarray(solver.primitive(sol.state), dtype=np.float64)
     r = solver.grid.centers
     r_num = outer_shock_radius(r, w[0], 1.0, 1.0 + 0.5 * (w[0].max() - 1.0))

@@ -56,13 +56,15 @@ def run(config: Config, out: Path) -> dict:
     import numpy as np
 
     from ..core.io import save_figure, save_gif
+    from ..core.progress import show_progress
     from ..hydro import WindParams, outer_shock_radius, solve, weaver_outer_shock_radius
 
     wp = _problem(config, config.n_cells)
     solver, u = wp.solver, wp.units
     times = np.linspace(0, wp.t_end, config.n_snapshots + 1)[1:]
     max_steps = int(40 * config.n_cells * wp.t_end / 0.025 + 1000)
-    sol = jax.jit(lambda s, p: solve(solver, s, p, t_end=wp.t_end, save_at=times, max_steps=max_steps))(
+    sol = jax.jit(lambda s, p: solve(solver, s, p, t_end=wp.t_end, save_at=times, max_steps=max_steps,
+                                                     progress=show_progress()))(
         wp.state0, wp.params)
     if not bool(sol.reached):
         raise RuntimeError("the wind run did not reach t_end within max_steps")
