@@ -48,8 +48,10 @@ class LoopProgress:
             if 0 <= self.last <= done:  # the end of a finished pass reported again
                 self.last = done
                 return
+            fmt = {} if self.unit == "step" else {  # a fraction of the run's time: no rate, no counts
+                "bar_format": "{desc}: {percentage:5.1f}% of t_end |{bar}| {elapsed}<{remaining}"}
             self.bar = progress_bar(total=self.total, desc=self.desc, unit=self.unit,
-                                    enabled=os.environ.get("DIFFPHYS_PROGRESS") != "0")
+                                    enabled=os.environ.get("DIFFPHYS_PROGRESS") != "0", **fmt)
         elif done < self.last:  # a new pass
             self.close()
             return self(done)
