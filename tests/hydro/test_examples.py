@@ -12,3 +12,20 @@ def test_wind_posterior_quick_covers_the_truth(tmp_path):
     lo, hi = m["v_90ci"]
     assert lo < 2000.0 < hi and hi - lo < 100.0  # informative, not just wide
     assert (tmp_path / "wind_posterior_corner.png").stat().st_size > 0
+
+
+def test_wind_example_with_cooling_compares_with_the_thin_shell_solution(tmp_path):
+    # --set cooling_lambda=1e-22: the radius is compared with Weaver's radiative coefficient 0.763; the
+    # energy budget becomes the radiated fraction (measured at N=401: -0.09% from 0.763, 56% radiated)
+    import pytest
+
+    from diffphys.examples import make_config, wind
+
+    with pytest.raises(ValueError, match="cooling_lambda"):
+        make_config(wind, {"cooling_lambda": "-1"})
+    cfg = make_config(wind, {"n_cells": "300", "sens_cells": "48", "n_snapshots": "4", "cooling_lambda": "1e-22"})
+    m = wind.run(cfg, tmp_path)
+    assert m["weaver_coefficient"] == pytest.approx(0.763, abs=1e-3)
+    assert m["outer_shock_rel_err"] <= 0.03
+    assert 0.2 < m["radiated_energy_fraction"] < 0.9 and "energy_budget_rel_err" not in m
+    assert m["mass_budget_rel_err"] <= 1e-10
