@@ -36,10 +36,13 @@ s = g.PMSolver(box=(64.,)*3, ptcl_grid=(8,)*3, mesh=(16,)*3, a_start=0.1, a_stop
 c = g.Cosmology().tabulate(); from diffphys.core import simulate; \
 st = simulate(s, s.initial_state(g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid), c), c, num_steps=4).state; \
 print('smoke ok', jnp.isfinite(st.disp).all(), st.disp.devices())"
-run gravity_pm "${GRAVITY_LIMIT:-150}" benchmarks/gravity_pm.py --large
-run flow_karman "${KARMAN_LIMIT:-80}" benchmarks/flow_karman.py
-run flow_taylor_green "${TG_LIMIT:-40}" benchmarks/flow_taylor_green.py
-run hydro_wind "${HYDRO_LIMIT:-100}" benchmarks/hydro_wind.py --no-memory --no-fit
+# BENCHES picks which to run (default: all, in this order)
+want() { case " ${BENCHES:-gravity_pm flow_karman flow_taylor_green hydro_ensemble hydro_wind} " in *" $1 "*) return 0;; esac; return 1; }
+want gravity_pm && run gravity_pm "${GRAVITY_LIMIT:-150}" benchmarks/gravity_pm.py --large
+want flow_karman && run flow_karman "${KARMAN_LIMIT:-80}" benchmarks/flow_karman.py
+want flow_taylor_green && run flow_taylor_green "${TG_LIMIT:-40}" benchmarks/flow_taylor_green.py
+want hydro_ensemble && run hydro_ensemble "${ENS_LIMIT:-150}" benchmarks/hydro_ensemble.py --sizes "${ENS_SIZES:-1,64,512}"
+want hydro_wind && run hydro_wind "${HYDRO_LIMIT:-100}" benchmarks/hydro_wind.py --no-memory --no-fit
 if [ "${TESTS_LIMIT:-0}" -gt 0 ]; then   # the test suite on this machine's accelerator (float64 where the tests ask)
   echo "== pytest (limit ${TESTS_LIMIT}s) $(date -u +%T)" | tee -a "$LOG"
   timeout "$TESTS_LIMIT" $PY -m pytest -q -x -n "${TESTS_WORKERS:-6}" -p no:cacheprovider > "$R/pytest.log" 2>&1
