@@ -42,16 +42,31 @@ def test_vmapped_step_matches_single_steps(integrator):
         assert np.all(np.abs(np.asarray(batched[k]) - one) <= 1e-13 * scale)
 
 
+def _divides(fn, *args):
+    return len(re.findall(r"\bdivide\(", jax.jit(fn).lower(*args).compile().as_text()))
+
+
 def test_materialize_survives_vmap():
+    """vmap over parameters (ensembles, landscapes), over tangents (forward-mode Jacobians) and of a
+    gradient keep the step's materialising divisions."""
     if jax.default_backend() != "cpu":
         pytest.skip("the kernel structure checked here is XLA CPU's")
     wp = wind_problem(101)
     f, u, p = _step(wp.solver), wp.state0.u, wp.params
+    th = jnp.stack([p.v_inf, p.mdot])
 
-    def divides(fn, *args):
-        return len(re.findall(r"\bdivide\(", jax.jit(fn).lower(*args).compile().as_text()))
+    def g(u, th):
+        return f(u, th[0], th[1])
 
-    single = divides(f, u, p.v_inf, p.mdot)
-    batched = divides(jax.vmap(f), u[None], jnp.array([p.v_inf]), jnp.array([p.mdot]))
+    single = _divides(g, u, th)
     assert single >= 20  # the materialised slopes, face states, HLLC speeds and fluxes
-    assert batched >= single
+    assert _divides(jax.vmap(g), u[None], th[None]) >= single
+    jvp_one = _divides(lambda th: jax.jvp(lambda t: g(u, t), (th,), (jnp.eye(2)[0],)), th)
+    jvp_two = _divides(lambda th: jax.vmap(lambda d: jax.jvp(lambda t: g(u, t), (th,), (d,)))(jnp.eye(2)), th)
+    assert jvp_one >= single + 20  # the tangents' divisions as well as the primal's
+    assert jvp_two >= jvp_one
+
+    def grad(th):
+        return jax.grad(lambda t: jnp.sum(g(u, t)[0]))(th)
+
+    assert _divides(jax.vmap(grad), jnp.stack([th, th])) >= _divides(grad, th)

@@ -25,6 +25,8 @@ class Config:
     # NUTS's gradients of the log density: "forward" (forward-mode tangents inside jax.grad: two
     # parameters, cheaper than a reverse sweep) or a reverse layout ("store", "checkpoint")
     gradient: str = "forward"
+    # chains one after another ("sequential", lax.map) or in lock-step ("vectorized", vmap): see core.sample
+    chain_method: str = "sequential"
 
     def validate(self):
         from ..core.checks import check_choice, check_int, check_range
@@ -35,6 +37,7 @@ class Config:
         for name in ("t_end_yr", "v_true_kms", "mdot_true_msun_myr", "noise"):
             check_range(name, getattr(self, name), 0.0, lo_open=True)
         check_choice("gradient", self.gradient, ("forward", "store", "checkpoint"))
+        check_choice("chain_method", self.chain_method, ("sequential", "vectorized"))
 
 
 QUICK = {"n_cells": 16, "t_end_yr": 5e3, "num_warmup": 60, "num_samples": 60}
@@ -84,7 +87,7 @@ def run(config: Config, out: Path) -> dict:
 
     res = sample(log_density_z, jnp.zeros(2, dtype=theta_map.dtype), config.num_samples,
                  num_warmup=config.num_warmup, num_chains=4, key=jax.random.PRNGKey(config.seed + 1), jitter=1.0,
-                 chain_method="sequential")  # the density runs a solver: see core.sample
+                 chain_method=config.chain_method)
     z = np.asarray(res.samples, dtype=np.float64).reshape(-1, 2)
     s = np.asarray(theta_map)[None, :] + z @ np.asarray(chol).T
     v_s, m_s = np.exp(s[:, 0]), np.exp(s[:, 1])

@@ -48,9 +48,7 @@ def materialize(x, one):
     the quotient once into a buffer and the consumers read it. ``one`` must carry no derivative
     (``lax.stop_gradient``); the division is then exact in value and derivative.
     """
-    if one is None:
-        return x
-    return x / (one[: x.shape[-1]] if jnp.ndim(one) else one)
+    return x if one is None else x / one
 
 
 def reconstruct_rows(rows, limiter: str | None, one=None):

@@ -62,12 +62,15 @@ def _stack(rows):
 
 
 def _one(rho):
-    """A row of ``n + 4`` values, each 1.0 exactly at run time, unknown to the compiler and without
-    derivative (for ``materialize``). A row, not a scalar: XLA rewrites ``x / broadcast(scalar)`` as
-    ``x * (1 / scalar)`` under ``vmap`` (the scalar becomes a batched vector), which undid every
-    ``materialize`` and made a vmapped step 14x slower than a single one."""
-    r = lax.stop_gradient(rho / rho)
-    return jnp.concatenate([r[:2], r, r[-2:]])
+    """1.0 exactly at run time, unknown to the compiler and without derivative (for ``materialize``).
+
+    An ``optimization_barrier`` on a constant scalar: the compiler cannot fold it, and it depends on no
+    input, so it stays a scalar under every ``vmap`` (over parameters, states or tangents). A ``one``
+    derived from the state became a batched vector under ``vmap``, and XLA rewrites ``x / broadcast(v)``
+    as ``x * broadcast(1 / v)``, which undid every ``materialize``: a vmapped wind step cost 14x a single
+    one, a vmapped gradient 23x. A row of ones fixed ``vmap`` over parameters but broke ``vmap`` over
+    tangents (the forward-mode Jacobian of ``wind-fit``: 5.7x slower) the same way."""
+    return lax.stop_gradient(lax.optimization_barrier(jnp.ones((), rho.dtype)))
 
 
 class EulerSolver(eqx.Module):
