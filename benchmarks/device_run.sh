@@ -43,6 +43,11 @@ want flow_karman && run flow_karman "${KARMAN_LIMIT:-80}" benchmarks/flow_karman
 want flow_taylor_green && run flow_taylor_green "${TG_LIMIT:-40}" benchmarks/flow_taylor_green.py
 want hydro_ensemble && run hydro_ensemble "${ENS_LIMIT:-150}" benchmarks/hydro_ensemble.py --sizes "${ENS_SIZES:-1,64,512}"
 want hydro_wind && run hydro_wind "${HYDRO_LIMIT:-100}" benchmarks/hydro_wind.py --no-memory --no-fit
+# NUTS chains one after another vs in lock-step (vmap) on this machine: the quick wind posterior, each way
+for m in sequential vectorized; do
+  want "posterior_$m" && run "posterior_$m" "${POST_LIMIT:-90}" -m diffphys run wind-posterior --quick \
+    --set chain_method=$m --out "/tmp/posterior_$m" && cp "/tmp/posterior_$m/metrics.json" "$R/posterior_$m.json"
+done
 if [ "${TESTS_LIMIT:-0}" -gt 0 ]; then   # the test suite on this machine's accelerator (float64 where the tests ask)
   echo "== pytest (limit ${TESTS_LIMIT}s) $(date -u +%T)" | tee -a "$LOG"
   timeout "$TESTS_LIMIT" $PY -m pytest -q -x -n "${TESTS_WORKERS:-6}" -p no:cacheprovider > "$R/pytest.log" 2>&1
