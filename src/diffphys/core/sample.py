@@ -119,7 +119,7 @@ def sample(log_density: Callable, init, num_samples: int, *, num_warmup: int = 5
             (``lax.map``: one chain after another in the same compiled program). Prefer ``"sequential"``
             when the density runs a simulation with data-dependent loops or branches: under ``vmap``
             every chain waits for the longest tree and a ``lax.cond`` runs both of its branches (the
-            wind posterior's gradient costs 1.7x more vectorized than four sequential calls).
+            wind posterior example on a 2-core CPU: 804 s vectorized vs 245 s sequential).
     """
     import blackjax
 
