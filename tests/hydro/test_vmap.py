@@ -1,9 +1,10 @@
 """A vmapped hydro step: the same numbers as one step per member, and the same compiled kernels.
 
-``materialize`` (x / a row of exact ones) makes XLA compute shared face and slope values once. Under
-``jax.vmap`` a scalar "one" became a batched vector and XLA rewrote ``x / broadcast(one)`` as
-``x * (1 / one)``, which undid every ``materialize``: a vmapped step (loss landscapes, ensembles) ran 14x
-slower than a single one. The structural check counts the divisions in the compiled step.
+``materialize`` (x / a run-time 1.0) makes XLA compute shared face and slope values once. When that 1.0
+was derived from the state, ``jax.vmap`` made it a batched vector and XLA rewrote ``x / broadcast(one)``
+as ``x * (1 / one)``, which undid every ``materialize``: a vmapped step (loss landscapes, ensembles) ran
+14x slower than a single one, and a row of ones broke ``vmap`` over tangents the same way. The
+structural check counts the divisions in the compiled step under each transformation.
 """
 
 import re
