@@ -71,3 +71,27 @@ def test_materialize_survives_vmap():
         return jax.grad(lambda t: jnp.sum(g(u, t)[0]))(th)
 
     assert _divides(jax.vmap(grad), jnp.stack([th, th])) >= _divides(grad, th)
+
+
+def test_vmapped_runs_match_single_runs():
+    """A whole adaptive run (CFL steps, masked slots after t_end) vmapped over wind parameters: each member
+    ends where its own run ends (its step count, its final state), though the batch runs every slot."""
+    from diffphys.hydro import solve
+
+    wp = wind_problem(48, t_end_yr=5e3)
+    fac = jnp.array([0.8, 1.0, 1.3])
+
+    def run(v, m):
+        sol = solve(wp.solver, wp.state0, WindParams(v, m), t_end=wp.t_end, max_steps=2000)
+        return sol.state.u, sol.num_steps, sol.t
+
+    us, ns, ts = jax.jit(jax.vmap(run))(wp.params.v_inf * fac, wp.params.mdot * fac[::-1])
+    steps = set()
+    for k in range(3):
+        u, n, t = jax.jit(run)(wp.params.v_inf * fac[k], wp.params.mdot * fac[::-1][k])
+        assert int(ns[k]) == int(n)
+        steps.add(int(n))
+        assert float(ts[k]) == float(t) == pytest.approx(float(wp.t_end), rel=1e-15)
+        scale = np.abs(np.asarray(u)).max(axis=1, keepdims=True)
+        assert np.all(np.abs(np.asarray(us[k]) - np.asarray(u)) <= 1e-12 * scale)
+    assert len(steps) == 3  # the members really took different numbers of steps
