@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from .interp import pad, sample, sample_shifted
+from .interp import pad, sample, sample_near, sample_shifted
 
 __all__ = ["advect", "maccormack", "semi_lagrangian", "trace"]
 
@@ -26,11 +26,44 @@ def trace(velocity, x, y, dt, method="rk2", vel0=None):
     return x - dt * um, y - dt * vm
 
 
-def semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method="rk2", minmax=False, vel0=None):
-    """``vel0`` given means ``(x, y)`` are the field's own points (shape of ``a``) with velocity ``vel0``."""
+def _rk2_near(geom, shape, fields, u0, v0, dt):
+    """The RK2 trace from the field's own points and its sample without gathers, when every half-step
+    displacement is within half a spacing and every full one within a spacing; None if the grids do not
+    allow it (then the caller gathers)."""
+    up, ugeom, vp, vgeom = fields
+    hx, hy = geom.hx, geom.hy
+    sxm, sym = -0.5 * dt * u0 / hx, -0.5 * dt * v0 / hy
+    um = sample_near(up, ugeom, geom, shape, sxm, sym, 0.5)
+    vm = sample_near(vp, vgeom, geom, shape, sxm, sym, 0.5)
+    if um is None or vm is None:
+        return None
+    return sxm, sym, um, vm
+
+
+def semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method="rk2", minmax=False, vel0=None, fields=None):
+    """``vel0`` given means ``(x, y)`` are the field's own points (shape of ``a``) with velocity ``vel0``;
+    ``fields = (padded u, its geometry, padded v, its geometry)`` (the fields ``velocity`` samples) lets
+    an RK2 trace from those points run without gathers when the displacements allow it."""
     ap = pad(a, rules, scale)
+    own = vel0 is not None and vel0[0].shape == a.shape
+    if method == "rk2" and own and fields is not None:
+        near = _rk2_near(geom, a.shape, fields, vel0[0], vel0[1], dt)
+        if near is not None:
+            # midpoint velocities by fixed-stencil slices (valid when every half-step displacement is
+            # within half a spacing), then the departure sample by shifted slices (every full-step
+            # displacement within one spacing); each check at run time, the gathering trace otherwise
+            sxm, sym, um, vm = near
+            sx, sy = -dt * um / geom.hx, -dt * vm / geom.hy
+            ok = ((jnp.max(jnp.abs(sxm)) <= 0.5) & (jnp.max(jnp.abs(sym)) <= 0.5)
+                  & (jnp.max(jnp.abs(sx)) <= 1) & (jnp.max(jnp.abs(sy)) <= 1))
+
+            def gathered():
+                xb, yb = trace(velocity, x, y, dt, method, vel0)
+                return sample(ap, geom, xb, yb, minmax=minmax)
+
+            return lax.cond(ok, lambda: sample_shifted(ap, sx, sy, minmax=minmax), gathered)
     xb, yb = trace(velocity, x, y, dt, method, vel0)
-    if method != "euler" or vel0 is None or vel0[0].shape != a.shape:
+    if method != "euler" or not own:
         return sample(ap, geom, xb, yb, minmax=minmax)
     # Euler trace from grid points: when every departure point is within one spacing (CFL <= 1), the
     # bilinear stencil is a neighbour cell and the sample is shifted slices (fast, fuses); else gather.
@@ -40,13 +73,15 @@ def semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method="rk2", min
                     lambda: sample(ap, geom, xb, yb, minmax=minmax))
 
 
-def maccormack(a, rules, scale, geom, x, y, velocity, dt, method="rk2", vel0=None):
-    fwd, lo, hi = semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method, minmax=True, vel0=vel0)
-    back = semi_lagrangian(fwd, rules, scale, geom, x, y, velocity, -dt, method, vel0=vel0)
+def maccormack(a, rules, scale, geom, x, y, velocity, dt, method="rk2", vel0=None, fields=None):
+    fwd, lo, hi = semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method, minmax=True, vel0=vel0,
+                                  fields=fields)
+    back = semi_lagrangian(fwd, rules, scale, geom, x, y, velocity, -dt, method, vel0=vel0, fields=fields)
     return jnp.clip(fwd + 0.5 * (a - back), lo, hi)
 
 
-def advect(a, rules, scale, geom, x, y, velocity, dt, scheme="semi-lagrangian", method="rk2", vel0=None):
+def advect(a, rules, scale, geom, x, y, velocity, dt, scheme="semi-lagrangian", method="rk2", vel0=None,
+           fields=None):
     if scheme == "semi-lagrangian":
-        return semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method, vel0=vel0)
-    return maccormack(a, rules, scale, geom, x, y, velocity, dt, method, vel0=vel0)
+        return semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method, vel0=vel0, fields=fields)
+    return maccormack(a, rules, scale, geom, x, y, velocity, dt, method, vel0=vel0, fields=fields)

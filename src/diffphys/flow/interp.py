@@ -12,7 +12,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["FieldGeom", "laplacian", "pad", "sample", "sample_shifted"]
+__all__ = ["FieldGeom", "laplacian", "pad", "sample", "sample_near", "sample_shifted"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +96,55 @@ def sample_shifted(ap, sx, sy, minmax=False):
         lo = jnp.where(ly, sl(di - 1, dj - 1), sl(di - 1, dj))
         hi = jnp.where(ly, sl(di, dj - 1), sl(di, dj))
         return jnp.where(lx, lo, hi)
+
+    a00, a10, a01, a11 = corner(0, 0), corner(1, 0), corner(0, 1), corner(1, 1)
+    val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)
+    if not minmax:
+        return val
+    lo = jnp.minimum(jnp.minimum(a00, a10), jnp.minimum(a01, a11))
+    hi = jnp.maximum(jnp.maximum(a00, a10), jnp.maximum(a01, a11))
+    return val, lo, hi
+
+
+def _near_axis(c, smax, n_target, n_padded):
+    """Stencil rows for points ``c + k + s`` (padded index, ``k = 0 .. n_target - 1``, ``|s| <= smax``): the
+    lowest and highest left stencil row offsets, or None when the stencil could leave the padded field."""
+    k_lo = int(np.floor(c - smax + 1e-9))
+    k_hi = int(np.ceil(c + smax - 1e-9)) - 1
+    if k_lo < 0 or k_hi + n_target > n_padded - 1 or k_hi < k_lo:
+        return None
+    return k_lo, k_hi
+
+
+def sample_near(ap, geom: FieldGeom, target: FieldGeom, shape, sx, sy, smax, minmax=False):
+    """Bilinear value of the padded field ``ap`` (points of ``geom``) at the points of another grid ``target``
+    of the same spacing (array ``shape``), displaced by ``(sx, sy)`` spacings with ``|sx|, |sy| <= smax``
+    (the caller checks at run time). The stencil of every point is then one of at most two neighbour
+    cells per axis, so the sample is shifted slices and selects (no gather); the same bilinear formula as
+    :func:`sample` at those points. Returns None when the stencil could leave the padded field (use
+    :func:`sample`). A staggered field sampled at another field's points half a step away (the midpoint
+    of an RK2 trace) has a fixed stencil: no select at all."""
+    if not (np.isclose(geom.hx, target.hx) and np.isclose(geom.hy, target.hy)):
+        return None
+    cx = (target.x0 - geom.x0) / geom.hx + 1.0  # padded index of the target's point 0
+    cy = (target.y0 - geom.y0) / geom.hy + 1.0
+    kx = _near_axis(cx, smax, shape[0], ap.shape[0])
+    ky = _near_axis(cy, smax, shape[1], ap.shape[1])
+    if kx is None or ky is None:
+        return None
+    gx, gy = cx + sx, cy + sy
+    ox = jnp.clip(jnp.floor(gx), kx[0], kx[1])
+    oy = jnp.clip(jnp.floor(gy), ky[0], ky[1])
+    tx, ty = gx - ox, gy - oy
+    n, m = shape
+    sl = lambda a, b: ap[a:a + n, b:b + m]
+
+    def pick(lo, hi, o, first, second):  # first if o == lo else second (one choice: no select)
+        return first if lo == hi else jnp.where(o == lo, first, second)
+
+    def corner(di, dj):  # value at stencil corner (ox + di, oy + dj)
+        rows = [pick(ky[0], ky[1], oy, sl(a, ky[0] + dj), sl(a, ky[1] + dj)) for a in (kx[0] + di, kx[1] + di)]
+        return pick(kx[0], kx[1], ox, rows[0], rows[1])
 
     a00, a10, a01, a11 = corner(0, 0), corner(1, 0), corner(0, 1), corner(1, 1)
     val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)

@@ -444,7 +444,10 @@ class FlowSolver(eqx.Module):
         xu, yu, xv, yv, xc, yc = (c.astype(dtype) for c in self.coords)
         vel = self.velocity(state.u, state.v, s)
         vu, vv, vc = self.grid_velocities(state.u, state.v, s)
-        kw = dict(scheme=self.advection, method=self.backtrace)
+        # the padded velocity fields ``vel`` samples (the same padding, merged by the compiler): lets the RK2
+        # trace from grid points sample them by slices instead of gathers
+        fields = (self.pad_u(state.u, s), self.ugeom, self.pad_v(state.v, s), self.vgeom)
+        kw = dict(scheme=self.advection, method=self.backtrace, fields=fields)
         u = advect(state.u, self._rules(self.u_modes, self.u_vals), s, self.ugeom, xu, yu, vel, dt, vel0=vu, **kw)
         v = advect(state.v, self._rules(self.v_modes, self.v_vals), s, self.vgeom, xv, yv, vel, dt, vel0=vv, **kw)
         if self.markers:
