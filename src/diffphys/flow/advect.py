@@ -8,6 +8,7 @@ appear.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -57,20 +58,28 @@ def semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method="rk2", min
             ok = ((jnp.max(jnp.abs(sxm)) <= 0.5) & (jnp.max(jnp.abs(sym)) <= 0.5)
                   & (jnp.max(jnp.abs(sx)) <= 1) & (jnp.max(jnp.abs(sy)) <= 1))
 
-            def gathered():
-                xb, yb = trace(velocity, x, y, dt, method, vel0)
-                return sample(ap, geom, xb, yb, minmax=minmax)
-
-            return lax.cond(ok, lambda: sample_shifted(ap, sx, sy, minmax=minmax), gathered)
-    xb, yb = trace(velocity, x, y, dt, method, vel0)
+            return _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, minmax)
     if method != "euler" or not own:
+        xb, yb = trace(velocity, x, y, dt, method, vel0)
         return sample(ap, geom, xb, yb, minmax=minmax)
     # Euler trace from grid points: when every departure point is within one spacing (CFL <= 1), the
     # bilinear stencil is a neighbour cell and the sample is shifted slices (fast, fuses); else gather.
     sx, sy = -dt * vel0[0] / geom.hx, -dt * vel0[1] / geom.hy
-    local_ok = (jnp.max(jnp.abs(sx)) <= 1) & (jnp.max(jnp.abs(sy)) <= 1)
-    return lax.cond(local_ok, lambda: sample_shifted(ap, sx, sy, minmax=minmax),
-                    lambda: sample(ap, geom, xb, yb, minmax=minmax))
+    ok = (jnp.max(jnp.abs(sx)) <= 1) & (jnp.max(jnp.abs(sy)) <= 1)
+    return _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, minmax)
+
+
+def _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, minmax):
+    """The shifted-slice sample where ``ok``, else the gathering trace and sample. The gathering branch is
+    rematerialised: a differentiated ``lax.cond`` keeps the residuals of both branches (zeros for the one
+    not taken), and the gather's are many (cavity 64^2, gradient through 10 steps: 105 -> 60 ms)."""
+
+    @jax.checkpoint
+    def gathered(ap, x, y):
+        xb, yb = trace(velocity, x, y, dt, method, vel0)
+        return sample(ap, geom, xb, yb, minmax=minmax)
+
+    return lax.cond(ok, lambda ap, x, y: sample_shifted(ap, sx, sy, minmax=minmax), gathered, ap, x, y)
 
 
 def maccormack(a, rules, scale, geom, x, y, velocity, dt, method="rk2", vel0=None, fields=None):

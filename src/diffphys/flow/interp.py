@@ -137,7 +137,12 @@ def sample_near(ap, geom: FieldGeom, target: FieldGeom, shape, sx, sy, smax, min
     oy = jnp.clip(jnp.floor(gy), ky[0], ky[1])
     tx, ty = gx - ox, gy - oy
     n, m = shape
-    sl = lambda a, b: ap[a:a + n, b:b + m]
+    cache = {}
+
+    def sl(a, b):  # each distinct slice once: their transposes (pads of cotangents) are summed in a gradient
+        if (a, b) not in cache:
+            cache[a, b] = ap[a:a + n, b:b + m]
+        return cache[a, b]
 
     def pick(lo, hi, o, first, second):  # first if o == lo else second (one choice: no select)
         return first if lo == hi else jnp.where(o == lo, first, second)
