@@ -28,9 +28,9 @@ def trace(velocity, x, y, dt, method="rk2", vel0=None):
 
 
 def _rk2_near(geom, shape, fields, u0, v0, dt):
-    """The RK2 trace from the field's own points and its sample without gathers, when every half-step
-    displacement is within half a spacing and every full one within a spacing; None if the grids do not
-    allow it (then the caller gathers)."""
+    """The half-step displacements of an RK2 trace from the field's own points and the velocities at the
+    midpoints, by slices (valid where every half-step displacement is within half a spacing: the caller
+    checks); None if the grids do not allow it (then the caller gathers)."""
     up, ugeom, vp, vgeom = fields
     hx, hy = geom.hx, geom.hy
     sxm, sym = -0.5 * dt * u0 / hx, -0.5 * dt * v0 / hy
@@ -57,7 +57,6 @@ def semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method="rk2", min
             sx, sy = -dt * um / geom.hx, -dt * vm / geom.hy
             ok = ((jnp.max(jnp.abs(sxm)) <= 0.5) & (jnp.max(jnp.abs(sym)) <= 0.5)
                   & (jnp.max(jnp.abs(sx)) <= 1) & (jnp.max(jnp.abs(sy)) <= 1))
-
             return _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, minmax)
     if method != "euler" or not own:
         xb, yb = trace(velocity, x, y, dt, method, vel0)
