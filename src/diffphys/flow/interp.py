@@ -62,6 +62,16 @@ def _coord(x, x0, h, length, per, n):
     return i0, f - i0
 
 
+def _bilinear(a00, a10, a01, a11, tx, ty, minmax):
+    """The bilinear value from the four stencil values; with ``minmax`` also their min and max."""
+    val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)
+    if not minmax:
+        return val
+    lo = jnp.minimum(jnp.minimum(a00, a10), jnp.minimum(a01, a11))
+    hi = jnp.maximum(jnp.maximum(a00, a10), jnp.maximum(a01, a11))
+    return val, lo, hi
+
+
 def sample(ap, geom: FieldGeom, x, y, minmax=False):
     """Bilinear value of the padded field ``ap`` at points ``(x, y)``; optionally also the min and max
     of the four stencil values (for limiters)."""
@@ -72,12 +82,7 @@ def sample(ap, geom: FieldGeom, x, y, minmax=False):
     a10 = ap[i0 + 1, j0]
     a01 = ap[i0, j0 + 1]
     a11 = ap[i0 + 1, j0 + 1]
-    val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)
-    if not minmax:
-        return val
-    lo = jnp.minimum(jnp.minimum(a00, a10), jnp.minimum(a01, a11))
-    hi = jnp.maximum(jnp.maximum(a00, a10), jnp.maximum(a01, a11))
-    return val, lo, hi
+    return _bilinear(a00, a10, a01, a11, tx, ty, minmax)
 
 
 def sample_shifted(ap, sx, sy, minmax=False):
@@ -98,12 +103,7 @@ def sample_shifted(ap, sx, sy, minmax=False):
         return jnp.where(lx, lo, hi)
 
     a00, a10, a01, a11 = corner(0, 0), corner(1, 0), corner(0, 1), corner(1, 1)
-    val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)
-    if not minmax:
-        return val
-    lo = jnp.minimum(jnp.minimum(a00, a10), jnp.minimum(a01, a11))
-    hi = jnp.maximum(jnp.maximum(a00, a10), jnp.maximum(a01, a11))
-    return val, lo, hi
+    return _bilinear(a00, a10, a01, a11, tx, ty, minmax)
 
 
 def _near_axis(c, smax, n_target, n_padded):
@@ -152,12 +152,7 @@ def sample_near(ap, geom: FieldGeom, target: FieldGeom, shape, sx, sy, smax, min
         return pick(kx[0], kx[1], ox, rows[0], rows[1])
 
     a00, a10, a01, a11 = corner(0, 0), corner(1, 0), corner(0, 1), corner(1, 1)
-    val = (1 - tx) * ((1 - ty) * a00 + ty * a01) + tx * ((1 - ty) * a10 + ty * a11)
-    if not minmax:
-        return val
-    lo = jnp.minimum(jnp.minimum(a00, a10), jnp.minimum(a01, a11))
-    hi = jnp.maximum(jnp.maximum(a00, a10), jnp.maximum(a01, a11))
-    return val, lo, hi
+    return _bilinear(a00, a10, a01, a11, tx, ty, minmax)
 
 
 def laplacian(ap, hx, hy):
