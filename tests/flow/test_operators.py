@@ -249,3 +249,29 @@ def test_gather_free_rk2_step_equals_gathered_step(scene, monkeypatch):
     for name in ("u", "v", "marker"):
         a, b = np.asarray(getattr(fast, name)), np.asarray(getattr(slow, name))
         assert np.max(np.abs(a - b)) <= 1e-11 * max(1.0, np.max(np.abs(b))), name
+
+
+def test_vmapped_steps_keep_the_sampling_branch_and_match_single_steps():
+    """Under ``vmap`` the sampler's fast/gather choice stays a branch taken for the whole batch (fast only
+    when every member allows it) and each member equals its own step: one member within CFL 1, one beyond
+    (only the gathers are valid there)."""
+    import re
+
+    import jax
+    import numpy as np
+
+    from diffphys import flow
+
+    solver, state, params = flow.taylor_green(16, nu=0.01, dtype=jnp.float64)
+    fast = state
+    slow = type(state)(state.u * 1.6 / (solver.dt * np.abs(np.asarray(state.u)).max() / solver.grid.spacing[0]),
+                       state.v, state.marker, state.p, state.t, state.info)  # |u| dt / dx = 1.6
+    batch = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), fast, slow)
+    step = jax.vmap(lambda s: solver.step(s, params))
+    assert re.search(r"\bconditional\(", jax.jit(step).lower(batch).compile().as_text())
+    out = jax.jit(step)(batch)
+    for k, single in enumerate((fast, slow)):
+        ref = jax.jit(lambda s: solver.step(s, params))(single)
+        for name in ("u", "v"):
+            a, b = np.asarray(getattr(out, name)[k]), np.asarray(getattr(ref, name))
+            assert np.max(np.abs(a - b)) <= 1e-12 * max(1.0, np.abs(b).max()), (k, name)

@@ -68,6 +68,19 @@ def semi_lagrangian(a, rules, scale, geom, x, y, velocity, dt, method="rk2", min
     return _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, minmax)
 
 
+@jax.custom_batching.custom_vmap
+def _for_all_members(ok):
+    """``ok`` itself; under ``vmap`` the one boolean "ok for every member", so that the ``lax.cond`` below
+    stays a branch (a batched predicate turns it into a select that computes both branches)."""
+    return ok
+
+
+@_for_all_members.def_vmap
+def _for_all_members_vmap(axis_size, in_batched, ok):
+    del axis_size, in_batched
+    return jnp.all(ok), False
+
+
 def _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, minmax):
     """The shifted-slice sample where ``ok``, else the gathering trace and sample. The gathering branch is
     rematerialised: a differentiated ``lax.cond`` keeps the residuals of both branches (zeros for the one
@@ -78,7 +91,8 @@ def _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, mi
         xb, yb = trace(velocity, x, y, dt, method, vel0)
         return sample(ap, geom, xb, yb, minmax=minmax)
 
-    return lax.cond(ok, lambda ap, x, y: sample_shifted(ap, sx, sy, minmax=minmax), gathered, ap, x, y)
+    return lax.cond(_for_all_members(ok), lambda ap, x, y: sample_shifted(ap, sx, sy, minmax=minmax), gathered,
+                    ap, x, y)
 
 
 def maccormack(a, rules, scale, geom, x, y, velocity, dt, method="rk2", vel0=None, fields=None):
