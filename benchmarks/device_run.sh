@@ -42,7 +42,8 @@ want gravity_pm && run gravity_pm "${GRAVITY_LIMIT:-150}" benchmarks/gravity_pm.
 want flow_karman && run flow_karman "${KARMAN_LIMIT:-80}" benchmarks/flow_karman.py
 want flow_taylor_green && run flow_taylor_green "${TG_LIMIT:-40}" benchmarks/flow_taylor_green.py
 want hydro_ensemble && run hydro_ensemble "${ENS_LIMIT:-150}" benchmarks/hydro_ensemble.py --sizes "${ENS_SIZES:-1,64,512}"
-want hydro_wind && run hydro_wind "${HYDRO_LIMIT:-100}" benchmarks/hydro_wind.py --no-memory --no-fit
+want hydro_wind && run hydro_wind "${HYDRO_LIMIT:-100}" benchmarks/hydro_wind.py --no-memory --no-fit ${HYDRO_ARGS:-}
+want hydro_grad_layouts && run hydro_grad_layouts "${LAYOUT_LIMIT:-150}" benchmarks/hydro_grad_layouts.py ${LAYOUT_ARGS:-}
 # NUTS chains one after another vs in lock-step (vmap) on this machine: the quick wind posterior, each way
 for m in sequential vectorized; do
   want "posterior_$m" && run "posterior_$m" "${POST_LIMIT:-90}" -m diffphys run wind-posterior --quick \
