@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .reconstruct import materialize as _mat
+
 __all__ = ["hll", "hllc", "rusanov", "RIEMANN_SOLVERS", "physical_flux"]
 
 
@@ -28,8 +30,6 @@ def physical_flux(w, gamma):
     return jnp.stack(f), e
 
 
-def _mat(x, one):
-    return x if one is None else x / one  # see diffphys.hydro.reconstruct.materialize
 
 
 def _speeds(wl, wr, gamma, one=None):
