@@ -252,8 +252,8 @@ def test_gather_free_rk2_step_equals_gathered_step(scene, monkeypatch):
 
 
 def test_vmapped_steps_keep_the_sampling_branch_and_match_single_steps():
-    """Under ``vmap`` the sampler's fast/gather choice stays a branch taken for the whole batch (fast only
-    when every member allows it) and each member equals its own step: one member within CFL 1, one beyond
+    """Under ``vmap`` the sampler's fast/gather choice (on a CPU) stays a branch taken for the whole batch
+    (fast only when every member allows it) and each member equals its own step: one member within CFL 1, one beyond
     (only the gathers are valid there)."""
     import re
 
@@ -268,7 +268,8 @@ def test_vmapped_steps_keep_the_sampling_branch_and_match_single_steps():
                        state.v, state.marker, state.p, state.t, state.info)  # |u| dt / dx = 1.6
     batch = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), fast, slow)
     step = jax.vmap(lambda s: solver.step(s, params))
-    assert re.search(r"\bconditional\(", jax.jit(step).lower(batch).compile().as_text())
+    if jax.default_backend() == "cpu":  # elsewhere the sampler always gathers (no branch)
+        assert re.search(r"\bconditional\(", jax.jit(step).lower(batch).compile().as_text())
     out = jax.jit(step)(batch)
     for k, single in enumerate((fast, slow)):
         ref = jax.jit(lambda s: solver.step(s, params))(single)

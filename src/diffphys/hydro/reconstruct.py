@@ -9,7 +9,6 @@ non-positive density or pressure falls back to the first-order (cell-average) st
 from __future__ import annotations
 
 import jax.numpy as jnp
-from jax import lax
 
 __all__ = ["minmod", "mc", "vanleer", "LIMITERS", "reconstruct", "reconstruct_rows", "materialize"]
 
@@ -47,21 +46,11 @@ def materialize(x, one):
     used by both faces of a cell and by the positivity test was re-derived ~30 times per face (the
     reconstruction was 2/3 of a step). A floating-point division counts as expensive, so XLA computes
     the quotient once into a buffer and the consumers read it. ``one`` must carry no derivative
-    (``lax.stop_gradient``); the division is then exact in value and derivative.
+    (``lax.stop_gradient``); the division is then exact in value and derivative. The solver's ``one`` is
+    opaque on a CPU only; elsewhere it is a constant 1.0 and XLA folds the division away (see
+    ``diffphys.hydro.solver._one``).
     """
-    if one is None:
-        return x
-    # only on a CPU: a GPU launches each kernel (the division splits one fusion into two), and recomputing a
-    # cheap value there costs less than a launch (wind N=401 on an H200: forward 0.28 -> 0.15 s without)
-    return lax.platform_dependent(x, one, cpu=_divide, default=_first)
-
-
-def _divide(x, one):
-    return x / one
-
-
-def _first(x, one):
-    return x
+    return x if one is None else x / one
 
 
 def reconstruct_rows(rows, limiter: str | None, one=None):
