@@ -295,3 +295,41 @@ def test_step_and_gradient_lower_for_a_gpu():
                     (jax.vmap(lambda s: solver.step(s, params).u), batch)):
         text = jax.jit(fn).trace(arg).lower(lowering_platforms=("cuda",)).as_text()
         assert "stablehlo.gather" in text
+
+
+def test_platform_switch_changes_nothing_on_a_cpu(monkeypatch):
+    """The compiled CPU step, its gradient and a vmapped step are the programs built without the platform
+    switch (same conditionals, gathers and kernels): a differentiated switch must not lose the CPU branch."""
+    import re
+
+    import jax
+
+    import diffphys.flow.advect as A
+    from diffphys import flow
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the kernel structure checked here is XLA CPU's")
+    solver, state, params = flow.cavity(16, dtype=jnp.float32)
+
+    def loss(u):
+        s = type(state)(u, state.v, state.marker, state.p, state.t, state.info)
+        for _ in range(2):
+            s = solver.step(s, params)
+        return jnp.sum(s.u ** 2)
+
+    batch = jax.tree_util.tree_map(lambda a: jnp.stack([a, a]), state)
+    cases = ((lambda s: solver.step(s, params).u, state), (jax.grad(loss), state.u),
+             (jax.vmap(lambda s: solver.step(s, params).u), batch))
+
+    def counts():
+        out = []
+        for fn, arg in cases:
+            text = jax.jit(fn).lower(arg).compile().as_text()
+            out.append(tuple(len(re.findall(rf"\b{op}\(", text)) for op in ("conditional", "gather", "fusion")))
+        return out
+
+    switched = counts()
+    monkeypatch.setattr(A, "_per_platform", lambda args, cpu, default: cpu(*args))
+    assert counts() == switched
+    assert all(c[0] >= 1 and c[1] >= 1 for c in switched)
+

@@ -97,7 +97,12 @@ def _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, mi
 
     # the run-time choice pays on a CPU only: on a GPU a gather is one kernel and the branch costs more than it
     # saves (Taylor-Green 256^2 default step on an H200: 0.58 ms with the branch, 0.46 ms gathering)
-    return lax.platform_dependent(ap, x, y, cpu=by_slices_when_ok, default=gathered)
+    return _per_platform((ap, x, y), cpu=by_slices_when_ok, default=gathered)
+
+
+def _per_platform(args, cpu, default):
+    """``cpu(*args)`` when lowered for a CPU, ``default(*args)`` otherwise (resolved at lowering)."""
+    return lax.platform_dependent(*args, cpu=cpu, default=default)
 
 
 def maccormack(a, rules, scale, geom, x, y, velocity, dt, method="rk2", vel0=None, fields=None):
