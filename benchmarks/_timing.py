@@ -18,6 +18,19 @@ def timeit(fn, reps, sync):
     return min(best)
 
 
+def warm_times(f, *args, reps):
+    """Wall times of ``reps`` calls of ``f(*args)``, each blocked on, after one warm-up call (compilation)."""
+    import jax
+
+    jax.block_until_ready(f(*args))
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(*args))
+        ts.append(time.perf_counter() - t0)
+    return ts
+
+
 def machine():
     """The JAX backend's device (a GPU's name, or the CPU with its core count)."""
     import jax

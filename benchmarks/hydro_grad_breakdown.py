@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,9 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import warm_times  # noqa: E402
+
 from diffphys.core.gradients import Checkpoint  # noqa: E402
 from diffphys.hydro import WindParams, solve, wind_problem  # noqa: E402
 from diffphys.hydro.state import HydroState  # noqa: E402
@@ -31,13 +35,7 @@ K = 103
 
 
 def best(f, *args, reps=5):
-    jax.block_until_ready(f(*args))
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
+    return min(warm_times(f, *args, reps=reps))
 
 
 def main():

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -29,7 +28,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _timing import machine, now, results_path  # noqa: E402
+from _timing import machine, now, results_path, warm_times  # noqa: E402
 
 from diffphys.core import Checkpoint, Store  # noqa: E402
 from diffphys.hydro import WindParams, solve, wind_problem  # noqa: E402
@@ -39,12 +38,7 @@ MEMORY_OF = ("checkpoint",)  # the remat_steps layout's memory is in hydro_wind.
 
 
 def steady(f, *args, reps):
-    jax.block_until_ready(f(*args))
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t0)
+    ts = warm_times(f, *args, reps=reps)
     return float(np.median(ts)), ts
 
 

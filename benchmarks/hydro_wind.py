@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _timing import machine, now, results_path  # noqa: E402
+from _timing import machine, now, results_path, warm_times  # noqa: E402
 
 from diffphys.core import Checkpoint, Store  # noqa: E402
 from diffphys.hydro import WindParams, solve, wind_problem  # noqa: E402
@@ -28,13 +28,7 @@ from diffphys.hydro import WindParams, solve, wind_problem  # noqa: E402
 
 def steady(f, *args, reps=3, record=None):
     """Median of ``reps`` timed calls after a warm-up; the minimum and all times go to ``record``."""
-    out = f(*args)
-    jax.block_until_ready(out)
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t0)
+    ts = warm_times(f, *args, reps=reps)
     if record is not None:
         record.update(min_s=min(ts), times_s=ts)
     return float(np.median(ts))
