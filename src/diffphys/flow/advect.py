@@ -83,21 +83,21 @@ def _for_all_members_vmap(axis_size, in_batched, ok):
 
 def _fast_or_gathered(ok, ap, sx, sy, velocity, x, y, dt, method, vel0, geom, minmax):
     """On a CPU, the shifted-slice sample where ``ok``, else the gathering trace and sample; elsewhere the
-    gathering trace and sample. On a CPU the gathering branch is
-    rematerialised: a differentiated ``lax.cond`` keeps the residuals of both branches (zeros for the one
-    not taken), and the gather's are many (cavity 64^2, gradient through 10 steps: 105 -> 60 ms)."""
+    gathering trace and sample. The gathering branch is rematerialised: a differentiated ``lax.cond`` keeps
+    the residuals of both branches (zeros for the one not taken), and the gather's are many (cavity 64^2,
+    gradient through 10 steps: 105 -> 60 ms)."""
 
     def gathered(ap, x, y):
         xb, yb = trace(velocity, x, y, dt, method, vel0)
         return sample(ap, geom, xb, yb, minmax=minmax)
 
-    def by_slices_when_ok(ap, x, y):
-        return lax.cond(_for_all_members(ok), lambda ap, x, y: sample_shifted(ap, sx, sy, minmax=minmax),
-                        jax.checkpoint(gathered), ap, x, y)
-
     # the run-time choice pays on a CPU only: on a GPU a gather is one kernel and the branch costs more than it
-    # saves (Taylor-Green 256^2 default step on an H200: 0.58 ms with the branch, 0.46 ms gathering)
-    return _per_platform((ap, x, y), cpu=by_slices_when_ok, default=gathered)
+    # saves (Taylor-Green 256^2 default step on an H200: 0.58 ms with the branch, 0.46 ms gathering). The
+    # platform switch sits on the predicate (no derivative): elsewhere it is a constant False and XLA keeps
+    # only the gathering branch; around the differentiated branches it doubled the tracing time
+    ok = _per_platform((_for_all_members(ok),), cpu=lambda o: o, default=lambda o: jnp.zeros_like(o))
+    return lax.cond(ok, lambda ap, x, y: sample_shifted(ap, sx, sy, minmax=minmax), jax.checkpoint(gathered),
+                    ap, x, y)
 
 
 def _per_platform(args, cpu, default):
