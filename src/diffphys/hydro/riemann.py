@@ -30,8 +30,6 @@ def physical_flux(w, gamma):
     return jnp.stack(f), e
 
 
-
-
 def _speeds(wl, wr, gamma, one=None):
     cl = jnp.sqrt(gamma * wl[2] / wl[0])
     cr = jnp.sqrt(gamma * wr[2] / wr[0])
