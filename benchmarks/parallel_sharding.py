@@ -47,23 +47,47 @@ res["wind_lax_map_s"] = timed(jax.jit(lambda x: jax.lax.map(final, x)), th)
 res["wind_single_run_s"] = timed(jax.jit(final), th[-1])
 
 s = g.PMSolver(box=4.0 * ptcl, ptcl_grid=ptcl, mesh=2 * ptcl, a_start=0.1, a_stop=1.0, num_steps=steps)
+s_slabs = g.PMSolver(box=4.0 * ptcl, ptcl_grid=ptcl, mesh=2 * ptcl, a_start=0.1, a_stop=1.0, num_steps=steps,
+                     devices=mesh)
 c = g.Cosmology(sigma8=0.8).tabulate()
 noise = g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid, jnp.float32)
 def f32(x):
     return jnp.asarray(x, jnp.float32) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating) else x
 c32 = jax.tree_util.tree_map(f32, c)
-def run(n, shard):
-    st = s.initial_state(n, c32)
+def run(n, shard, solver=s, gradient="store"):
+    st = solver.initial_state(n, c32)
     if shard:
         st = shard_particles(st, mesh)
-    return simulate(s, st, c32, num_steps=steps).state.disp
+    return simulate(solver, st, c32, num_steps=steps, gradient=gradient).state.disp
+def grad(solver, shard):  # the reverse-time adjoint (constant memory in the number of steps)
+    return jax.jit(jax.grad(lambda n: jnp.sum(jnp.sin(0.1 * run(n, shard, solver, "adjoint")))))
 one, many = jax.jit(lambda n: run(n, False)), jax.jit(lambda n: run(n, True))
+slabs = jax.jit(lambda n: run(n, True, s_slabs))
 res["pm_particles"] = ptcl ** 3
 res["pm_mesh"] = 2 * ptcl
 res["pm_steps"] = steps
 res["pm_single_s"] = timed(one, noise)
 res["pm_sharded_s"] = timed(many, noise)
-res["pm_max_rel_diff"] = float(jnp.max(jnp.abs(one(noise) - many(noise))) / jnp.max(jnp.abs(one(noise))))
+res["pm_slabs_s"] = timed(slabs, noise)  # particles sharded and the Poisson solve on slabs (devices=mesh)
+res["pm_grad_single_s"] = timed(grad(s, False), noise)
+res["pm_grad_sharded_s"] = timed(grad(s, True), noise)
+res["pm_grad_slabs_s"] = timed(grad(s_slabs, True), noise)
+# per-device scratch memory of the compiled run (XLA's buffer assignment)
+for key, f in (("single", one), ("sharded", many), ("slabs", slabs)):
+    res[f"pm_temp_mb_{key}"] = f.lower(noise).compile().memory_analysis().temp_size_in_bytes / 2**20
+# the same with a mesh four times finer than the particle grid (where the mesh dominates the memory):
+# per-device scratch of the compiled forward run and of its adjoint gradient, nothing run
+res["pm_fine_mesh"] = 4 * ptcl
+for key, shard, dev in (("single", False, None), ("sharded", True, None), ("slabs", True, mesh)):
+    sf = g.PMSolver(box=4.0 * ptcl, ptcl_grid=ptcl, mesh=4 * ptcl, a_start=0.1, a_stop=1.0, num_steps=steps,
+                    devices=dev)
+    fwd = jax.jit(lambda n: run(n, shard, sf)).lower(noise).compile().memory_analysis()
+    bwd = grad(sf, shard).lower(noise).compile().memory_analysis()
+    res[f"pm_fine_temp_mb_{key}"] = fwd.temp_size_in_bytes / 2**20
+    res[f"pm_fine_grad_temp_mb_{key}"] = bwd.temp_size_in_bytes / 2**20
+ref = one(noise)
+res["pm_max_rel_diff"] = float(jnp.max(jnp.abs(ref - many(noise))) / jnp.max(jnp.abs(ref)))
+res["pm_slabs_max_rel_diff"] = float(jnp.max(jnp.abs(ref - slabs(noise))) / jnp.max(jnp.abs(ref)))
 print(json.dumps(res))
 """
 
@@ -91,8 +115,14 @@ def main():
               f"map {r['wind_ensemble_map_s']:.3f} s; one device: jit(vmap) {r['wind_vmap_s']:.3f} s, lax.map "
               f"{r['wind_lax_map_s']:.3f} s, one run {r['wind_single_run_s']:.4f} s; PM {r['pm_particles']} particles "
               f"{r['pm_mesh']}^3 mesh {r['pm_steps']} "
-              f"steps: sharded {r['pm_sharded_s']:.3f} s vs single {r['pm_single_s']:.3f} s "
-              f"(max rel diff {r['pm_max_rel_diff']:.1e})", flush=True)
+              f"steps: sharded {r['pm_sharded_s']:.3f} s, sharded + slab FFTs {r['pm_slabs_s']:.3f} s vs single "
+              f"{r['pm_single_s']:.3f} s (max rel diff {r['pm_max_rel_diff']:.1e}, {r['pm_slabs_max_rel_diff']:.1e}); "
+              f"gradient {r['pm_grad_sharded_s']:.3f} / {r['pm_grad_slabs_s']:.3f} vs {r['pm_grad_single_s']:.3f} s; "
+              f"scratch per device {r['pm_temp_mb_sharded']:.1f} / {r['pm_temp_mb_slabs']:.1f} vs "
+              f"{r['pm_temp_mb_single']:.1f} MB; {r['pm_fine_mesh']}^3 mesh: forward "
+              f"{r['pm_fine_temp_mb_sharded']:.1f} / {r['pm_fine_temp_mb_slabs']:.1f} vs {r['pm_fine_temp_mb_single']:.1f} MB, "
+              f"gradient {r['pm_fine_grad_temp_mb_sharded']:.1f} / {r['pm_fine_grad_temp_mb_slabs']:.1f} vs "
+              f"{r['pm_fine_grad_temp_mb_single']:.1f} MB", flush=True)
     import jax
 
     result = {"machine": f"{os.cpu_count()}-core CPU (sandbox), devices emulated", "jax": jax.__version__,

@@ -90,6 +90,7 @@ def test_ensemble_wind_four_devices_equals_vmap():
 GRAVITY = """
 import json
 import jax.numpy as jnp
+import numpy as np
 from diffphys import gravity as g
 from diffphys.core import simulate
 from diffphys.parallel import device_mesh, shard_particles
@@ -99,14 +100,14 @@ s = g.PMSolver(box=32.0, ptcl_grid=8, mesh=16, a_start=0.1, a_stop=1.0, num_step
 c = g.Cosmology(Omega_m=0.3, Omega_b=0.05, h=0.7, n_s=0.96, sigma8=0.8).tabulate()
 noise = g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid, jnp.float64)
 
-def final(n, shard, gradient="store"):
-    st = s.initial_state(n, c)
+def final(n, shard, gradient="store", solver=s):
+    st = solver.initial_state(n, c)
     if shard:
         st = shard_particles(st, mesh)
-    return simulate(s, st, c, num_steps=s.num_steps, gradient=gradient).state
+    return simulate(solver, st, c, num_steps=solver.num_steps, gradient=gradient).state
 
-def loss(n, shard):
-    st = final(n, shard, "adjoint")
+def loss(n, shard, solver=s):
+    st = final(n, shard, "adjoint", solver)
     return jnp.sum(jnp.sin(0.3 * st.disp) * st.mom)
 
 one = jax.jit(lambda n: final(n, False))(noise)
@@ -117,7 +118,33 @@ eager = jax.jit(lambda st: simulate(s, st, c, num_steps=s.num_steps).state)(plac
 g1 = jax.jit(jax.grad(lambda n: loss(n, False)))(noise)
 g4 = jax.jit(jax.grad(lambda n: loss(n, True)))(noise)
 rel = lambda a, b: float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+
+# the Poisson solve on slabs of the mesh (devices=mesh): slab FFTs with all-to-all exchanges
+import re
+from diffphys.gravity.force import poisson_force_mesh, poisson_force_mesh_slabs
+rng = np.random.default_rng(0)
+d = jnp.asarray(rng.normal(size=(16, 12, 10)))
+box = (50.0, 40.0, 30.0)
+ops = {}
+for grad in ("spectral", "fd4"):
+    for dec in (False, True):
+        ref = poisson_force_mesh(d, box, dec, grad, scale=0.7)
+        out = jax.jit(lambda x: poisson_force_mesh_slabs(x, box, mesh, deconvolve=dec, gradient=grad, scale=0.7))(d)
+        ops[f"{grad}_{dec}"] = rel(out, ref)
+ct = jnp.asarray(rng.normal(size=(16, 12, 10, 3)))
+t_slabs = jax.jit(jax.linear_transpose(lambda x: poisson_force_mesh_slabs(x, box, mesh, gradient="fd4"), d))(ct)[0]
+t_ref = jax.linear_transpose(lambda x: poisson_force_mesh(x, box, False, "fd4"), d)(ct)[0]
+ss = g.PMSolver(box=32.0, ptcl_grid=8, mesh=16, a_start=0.1, a_stop=1.0, num_steps=8, devices=mesh)
+slabs = jax.jit(lambda n: final(n, True, solver=ss))(noise)
+g_slabs = jax.jit(jax.grad(lambda n: loss(n, True, solver=ss)))(noise)
+hlo = jax.jit(lambda n: final(n, True, solver=ss)).lower(noise).compile().as_text()
+ffts = sorted(set(re.findall(r"= c128\\[([0-9,]+)\\][^ ]* fft\\(", hlo)))
+reduced = [line for line in hlo.splitlines() if "all-reduce(" in line]
 print(json.dumps({
+    "op": ops, "transpose": rel(t_slabs, t_ref), "slabs_disp": rel(slabs.disp, one.disp),
+    "slabs_mom": rel(slabs.mom, one.mom), "slabs_grad": rel(g_slabs, g1), "ffts": ffts,
+    "all_to_all": hlo.count("all-to-all("), "permutes": hlo.count("collective-permute("),
+    "mesh_all_reduce": sum("[16,16,16]" in line or "[16,16,9]" in line for line in reduced),
     "disp": rel(many.disp, one.disp), "mom": rel(many.mom, one.mom), "eager": rel(eager.disp, one.disp),
     "grad": rel(g4, g1), "grad_scale": float(jnp.max(jnp.abs(g1))), "disp_scale": float(jnp.max(jnp.abs(one.disp))),
     "spec": str(many.disp.sharding.spec), "a_spec": str(many.a.sharding.spec),
@@ -135,6 +162,16 @@ def test_gravity_particles_sharded_equal_single_device_and_adjoint_gradient():
     # the particles stayed split through the time loop: 128 of the 512 on each of the 4 devices
     assert "batch" in r["spec"] and "batch" in r["placed_spec"] and "batch" not in r["a_spec"]
     assert r["shards"] == [[0, 128], [1, 128], [2, 128], [3, 128]]
+    # devices=mesh: the Poisson solve on slabs (truth: the one-device solve and run)
+    assert all(v <= 1e-13 for v in r["op"].values()), r["op"]    # spectral / fd4, with and without deconvolution
+    assert r["transpose"] <= 1e-13                                 # the adjoint's linear_transpose of it
+    assert r["slabs_disp"] <= 1e-10 and r["slabs_mom"] <= 1e-10 and r["slabs_grad"] <= 1e-10
+    # each device transforms its own slab (16^3 mesh on 4 devices: 4 planes of x, then 4 columns of k_y);
+    # no FFT of the whole mesh, blocks exchanged by all-to-all, fd4's halo planes by collective permutes,
+    # and no all-reduce of a mesh-sized array (the painted mesh stays split)
+    assert r["ffts"] and all(np.prod([int(v) for v in f.split(",")]) <= 16 * 16 * 9 // 4 for f in r["ffts"]), r["ffts"]
+    assert r["all_to_all"] >= 2 and r["permutes"] >= 2
+    assert r["mesh_all_reduce"] == 0
 
 
 # ---- one device, in this process ---------------------------------------------------------------------------
@@ -178,6 +215,10 @@ def test_one_device_shard_particles_runs_gravity():
     run = jax.jit(lambda x: simulate(s, x, c, num_steps=2).state.disp)
     a, b = run(placed), run(st)
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-13)
+    # the slab-decomposed Poisson solve on one device is the plain 3D FFT
+    s1 = g.PMSolver(box=16.0, ptcl_grid=4, mesh=8, a_start=0.2, a_stop=0.5, num_steps=2, devices=device_mesh())
+    c1 = jax.jit(lambda x: simulate(s1, x, c, num_steps=2).state.disp)(placed)
+    np.testing.assert_allclose(np.asarray(c1), np.asarray(b), rtol=0, atol=1e-13)
 
 
 # ---- bad input -----------------------------------------------------------------------------------------------
@@ -211,6 +252,25 @@ def test_bad_input():
         ensemble(fn, ok, method="map", batch_size=0)
     with pytest.raises(ValueError, match="state is empty"):
         shard_particles({}, device_mesh())
+
+
+def test_bad_slab_decomposition():
+    from diffphys import gravity as g
+    from diffphys.parallel.fft import check_slabs
+
+    with pytest.raises(ValueError, match=r"mesh\[0\] = 18 must be a multiple of the number of devices \(4\)"):
+        check_slabs((18, 16, 16), 4)
+    with pytest.raises(ValueError, match=r"mesh\[1\] = 10 must be a multiple"):
+        check_slabs((16, 10, 16), 4)
+    with pytest.raises(ValueError, match="at least 2 cells thick"):
+        check_slabs((4, 4, 4), 4, halo=2)
+    with pytest.raises(ValueError, match="3D mesh"):
+        check_slabs((16, 16), 2)
+    check_slabs((8, 8, 5), 4, halo=2)                     # no error: slabs of 2 planes
+    with pytest.raises(ValueError, match="devices must be None or a jax.sharding.Mesh with an axis 'batch'"):
+        g.PMSolver(box=16.0, ptcl_grid=4, devices="gpu")
+    with pytest.raises(ValueError, match="with an axis 'x'"):
+        g.PMSolver(box=16.0, ptcl_grid=4, devices=device_mesh(), device_axis="x")
 
 
 BAD_PARTICLES = """

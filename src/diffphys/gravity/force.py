@@ -14,7 +14,7 @@ import numpy as np
 
 from .mesh import cic_window
 
-__all__ = ["wavevectors", "poisson_force_mesh", "gradient_kernels", "inverse_laplacian"]
+__all__ = ["wavevectors", "poisson_force_mesh", "poisson_force_mesh_slabs", "gradient_kernels", "inverse_laplacian"]
 
 
 def wavevectors(shape, box, dtype=np.float64, rfft=True, zero_nyquist=True):
@@ -102,3 +102,53 @@ def poisson_force_mesh(delta, box, deconvolve=False, gradient="spectral", fd4_re
     gks = [jnp.asarray(k) for k in gradient_kernels(shape, box, np.dtype(dtype), gradient)]
     comps = [jnp.fft.irfftn(1j * g * pot, s=shape) for g in gks]
     return jnp.stack(comps, axis=-1)
+
+
+def poisson_force_mesh_slabs(delta, box, devices, axis="batch", deconvolve=False, gradient="spectral", scale=1.0):
+    """:func:`poisson_force_mesh` with the mesh split into slabs along axis 0 over the 1D device mesh
+    ``devices`` (a ``jax.sharding.Mesh`` with axis ``axis``): slab-decomposed FFTs (see
+    :mod:`diffphys.parallel.fft`), the Fourier multipliers applied to each device's block of the spectrum,
+    and for ``"fd4"`` the real-space stencil with halo planes exchanged between neighbouring devices.
+
+    The result has the global shape ``(*delta.shape, 3)`` and the sharding ``P(axis)`` (slabs of the first
+    axis); it equals :func:`poisson_force_mesh` to round-off. Needs ``delta.shape[0]`` and ``[1]`` to be
+    multiples of the device count (and ``"fd4"`` slabs at least two cells thick)."""
+    import jax
+    from jax.sharding import PartitionSpec as P
+
+    from ..parallel.fft import check_slabs, halo_derivative, irfftn_slabs, rfftn_slabs
+
+    shape = tuple(delta.shape)
+    n_dev = devices.shape[axis]
+    check_slabs(shape, n_dev, halo=2 if gradient == "fd4" else 0)
+    if n_dev == 1:  # one slab: the plain 3D transforms
+        return poisson_force_mesh(delta, box, deconvolve, gradient, scale=scale)
+    dtype = np.dtype(delta.dtype)
+    kx, ky, kz = wavevectors(shape, box, dtype, zero_nyquist=False)
+    fac = [np.ones_like(k) for k in (kx, ky, kz)]
+    if deconvolve:  # the CIC window is a product over axes: divide by its square axis by axis
+        for j, n in enumerate(shape):
+            fr = np.fft.rfftfreq(n) if j == 2 else np.fft.fftfreq(n)
+            fac[j] = (1.0 / np.sinc(fr) ** 4).reshape(fac[j].shape).astype(dtype)
+    grads = gradient_kernels(shape, box, dtype, "spectral") if gradient == "spectral" else None
+    spec_y = P(None, axis, None)
+
+    def local(d, ky_b, fy_b, *gy_b):
+        a = rfftn_slabs(d, axis)
+        k2 = kx * kx + ky_b * ky_b + kz * kz
+        inv = jnp.where(k2 > 0, scale / jnp.where(k2 > 0, k2, 1.0), 0.0) * (fac[0] * fy_b * fac[2])
+        pot = a * inv
+        if gradient == "fd4":
+            mpot = irfftn_slabs(pot, shape[2], axis)  # -phi on the slab
+            h = [L / n for n, L in zip(shape, box)]
+            comps = [halo_derivative(mpot, h[0], axis, n_dev), _fd4_derivative(mpot, 1, h[1]),
+                     _fd4_derivative(mpot, 2, h[2])]
+        else:
+            gs = (grads[0], gy_b[0], grads[2])
+            comps = [irfftn_slabs(1j * g * pot, shape[2], axis) for g in gs]
+        return jnp.stack(comps, axis=-1).astype(delta.dtype)
+
+    extra = () if grads is None else (jnp.asarray(grads[1]),)
+    fn = jax.shard_map(local, mesh=devices, in_specs=(P(axis), spec_y, spec_y) + (spec_y,) * len(extra),
+                       out_specs=P(axis))
+    return fn(delta, jnp.asarray(ky), jnp.asarray(fac[1]), *extra)

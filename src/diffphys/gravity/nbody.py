@@ -24,7 +24,7 @@ import numpy as np
 
 from ..core.checks import check_int
 from .cosmology import E
-from .force import poisson_force_mesh
+from .force import poisson_force_mesh, poisson_force_mesh_slabs
 from .growth import LNA_MAX, LNA_MIN, D1, dD1_dlna
 from .lpt import lpt_displacement, lpt_fields
 from .mesh import cic_paint, cic_readout
@@ -72,6 +72,12 @@ class PMSolver(eqx.Module):
         gradient: ``"fd4"`` (default, FastPM's 4-point gradient applied in real space) or ``"spectral"``
             (pmwd's exact ``i k``) force differentiation (see :mod:`.force` and docs/gravity.md: fd4 has no
             lattice alias at intermediate k, needs 2 FFTs per force instead of 4, and fits images better).
+        devices: ``None`` (default: the force solve is left to XLA, which runs the FFTs on the whole mesh on
+            every device when the particles are sharded), or a 1D ``jax.sharding.Mesh`` (e.g.
+            :func:`diffphys.parallel.device_mesh`): the mesh is split into slabs along its first axis over
+            these devices and the Poisson solve uses slab-decomposed FFTs (:mod:`diffphys.parallel.fft`);
+            ``mesh[0]`` and ``mesh[1]`` must be multiples of the device count. The same results to round-off.
+        device_axis: the axis name of ``devices`` (default ``"batch"``, as ``device_mesh``).
     """
 
     box: tuple = eqx.field(static=True)
@@ -80,9 +86,11 @@ class PMSolver(eqx.Module):
     a_steps: tuple = eqx.field(static=True)
     deconvolve: bool = eqx.field(static=True)
     gradient: str = eqx.field(static=True)
+    devices: Any = eqx.field(static=True)
+    device_axis: str = eqx.field(static=True)
 
     def __init__(self, box, ptcl_grid, mesh=None, a_start=1.0 / 64, a_stop=1.0, num_steps=63,
-                 a_steps=None, deconvolve=False, gradient="fd4"):
+                 a_steps=None, deconvolve=False, gradient="fd4", devices=None, device_axis="batch"):
         self.box = _triple("box", box, float)
         self.ptcl_grid = _triple("ptcl_grid", ptcl_grid, int)
         if mesh is None:
@@ -111,6 +119,14 @@ class PMSolver(eqx.Module):
         if gradient not in ("spectral", "fd4"):
             raise ValueError(f"gradient must be 'spectral' or 'fd4'; got {gradient!r}")
         self.gradient = gradient
+        if devices is not None:
+            from ..parallel.fft import check_slabs
+
+            if not isinstance(devices, jax.sharding.Mesh) or device_axis not in devices.axis_names:
+                raise ValueError(f"devices must be None or a jax.sharding.Mesh with an axis {device_axis!r} "
+                                 f"(see diffphys.parallel.device_mesh); got {devices!r}")
+            check_slabs(self.mesh, devices.shape[device_axis], halo=2 if gradient == "fd4" else 0)
+        self.devices, self.device_axis = devices, device_axis
 
     # ---- geometry --------------------------------------------------------------------------
     @property
@@ -149,6 +165,9 @@ class PMSolver(eqx.Module):
     def force_operator(self, counts):
         """Unit force meshes (mesh + (3,)) from counts: linear in ``counts``."""
         nbar = self.num_particles / float(np.prod(self.mesh))
+        if self.devices is not None:
+            return poisson_force_mesh_slabs(counts, self.box, self.devices, self.device_axis, self.deconvolve,
+                                            self.gradient, scale=1.0 / nbar)
         return poisson_force_mesh(counts, self.box, self.deconvolve, self.gradient, scale=1.0 / nbar)
 
     def readout(self, meshes, disp):
