@@ -120,7 +120,8 @@ def main():
               f"gradient {r['pm_grad_sharded_s']:.3f} / {r['pm_grad_slabs_s']:.3f} vs {r['pm_grad_single_s']:.3f} s; "
               f"scratch per device {r['pm_temp_mb_sharded']:.1f} / {r['pm_temp_mb_slabs']:.1f} vs "
               f"{r['pm_temp_mb_single']:.1f} MB; {r['pm_fine_mesh']}^3 mesh: forward "
-              f"{r['pm_fine_temp_mb_sharded']:.1f} / {r['pm_fine_temp_mb_slabs']:.1f} vs {r['pm_fine_temp_mb_single']:.1f} MB, "
+              f"{r['pm_fine_temp_mb_sharded']:.1f} / {r['pm_fine_temp_mb_slabs']:.1f} vs "
+              f"{r['pm_fine_temp_mb_single']:.1f} MB, "
               f"gradient {r['pm_fine_grad_temp_mb_sharded']:.1f} / {r['pm_fine_grad_temp_mb_slabs']:.1f} vs "
               f"{r['pm_fine_grad_temp_mb_single']:.1f} MB", flush=True)
     import jax
