@@ -9,10 +9,13 @@ piecewise-linear CIC weights) and wrt the masses / mesh values, and are exact ad
 
 from __future__ import annotations
 
+import functools
 import itertools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_batching import custom_vmap
 
 __all__ = ["cic_paint", "cic_readout", "cic_window"]
 
@@ -50,24 +53,67 @@ def _weight(f, o):
     return w
 
 
+def _paint(x, shape, mass, members=1):
+    """Counts (or masses) of ``members`` meshes laid end to end, flat: particle ``i`` belongs to member
+    ``i // (N / members)``, whose cells are offset by ``member * size``."""
+    size = int(np.prod(shape))
+    lohi, f = _base(x, shape)
+    off = None if members == 1 else jnp.repeat(jnp.arange(members, dtype=jnp.int32) * size, x.shape[0] // members)
+    m = jnp.zeros(members * size, x.dtype)
+    for o in _corner_list(len(shape)):
+        w = _weight(f, o)
+        if mass is not None:
+            w = w * mass
+        idx = _flat(lohi, o)
+        m = m.at[idx if off is None else idx + off].add(w, mode="promise_in_bounds")
+    return m
+
+
+@functools.lru_cache(maxsize=None)
+def _painter(shape, with_mass):
+    """``cic_paint`` for one mesh shape whose ``vmap`` paints all members' particles in one flat pass.
+
+    A plain ``vmap`` batches each scatter with two-component (member, cell) indices, which XLA CPU ran at
+    ~3x the single-mesh time per member (16^3 particles on 32^3 cells, 4 members: 319 vs 102 us); the batching
+    rule flattens the members' particles instead and offsets their cell indices (87 us per member). The
+    derivatives are those of the plain painting (``custom_jvp``: ``custom_vmap`` alone has no reverse
+    mode), whose transpose is a gather per corner."""
+
+    def plain(x, mass):
+        return _paint(x, shape, mass if with_mass else None).reshape(shape)
+
+    @custom_vmap
+    def batchable(x, mass):
+        return plain(x, mass)
+
+    @batchable.def_vmap
+    def _batched(axis_size, in_batched, x, mass):
+        x, mass = (v if b else jnp.broadcast_to(v, (axis_size,) + v.shape) for v, b in zip((x, mass), in_batched))
+        flat = _paint(x.reshape(-1, x.shape[-1]), shape, mass.reshape(-1) if with_mass else None, axis_size)
+        return flat.reshape((axis_size,) + shape), True
+
+    @jax.custom_jvp
+    def paint(x, mass):
+        return batchable(x, mass)
+
+    @paint.defjvp
+    def _paint_jvp(primals, tangents):
+        return batchable(*primals), jax.jvp(plain, primals, tangents)[1]
+
+    return paint
+
+
 def cic_paint(x, shape, mass=None, mesh=None):
     """Paint particles at positions ``x`` (N, d), in cell units, onto a periodic mesh of ``shape``.
 
     ``mass`` (N,) defaults to 1 per particle; the result sums to the total mass. ``mesh`` (optional)
-    is added to.
+    is added to. Under ``jax.vmap`` all members are painted in one flat pass (see ``_painter``).
     """
     shape = tuple(int(s) for s in shape)
     d = len(shape)
     if x.ndim != 2 or x.shape[1] != d:
         raise ValueError(f"positions must have shape (N, {d}) for a {d}D mesh; got {x.shape}")
-    lohi, f = _base(x, shape)
-    m = jnp.zeros(int(np.prod(shape)), x.dtype)
-    for o in _corner_list(d):
-        w = _weight(f, o)
-        if mass is not None:
-            w = w * mass
-        m = m.at[_flat(lohi, o)].add(w, mode="promise_in_bounds")
-    m = m.reshape(shape)
+    m = _painter(shape, mass is not None)(x, jnp.zeros((), x.dtype) if mass is None else mass)
     return m if mesh is None else mesh + m
 
 
