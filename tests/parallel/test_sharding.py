@@ -136,6 +136,22 @@ t_slabs = jax.jit(jax.linear_transpose(lambda x: poisson_force_mesh_slabs(x, box
 t_ref = jax.linear_transpose(lambda x: poisson_force_mesh(x, box, False, "fd4"), d)(ct)[0]
 ss = g.PMSolver(box=32.0, ptcl_grid=8, mesh=16, a_start=0.1, a_stop=1.0, num_steps=8, devices=mesh)
 slabs = jax.jit(lambda n: final(n, True, solver=ss))(noise)
+unplaced = jax.jit(lambda n: final(n, False, solver=ss))(noise)     # no shard_particles: the LPT splits them
+# the LPT fields on slabs of the particle grid, and their derivative wrt the cosmology
+from diffphys.gravity.lpt import lpt_fields, lpt_fields_slabs
+from diffphys.gravity.modes import linear_modes
+nz = g.white_noise(jax.random.PRNGKey(3), (8, 12, 6), jnp.float64)
+bz = (32.0, 48.0, 24.0)
+lpt_ref = lpt_fields(linear_modes(nz, c, bz), bz, (8, 12, 6))
+lpt_sl = jax.jit(lambda n: lpt_fields_slabs(n, c, bz, mesh))(nz)
+sig = lambda f: jax.grad(lambda cc: jnp.sum(jnp.sin(f(cc)[1])))(c).sigma8
+sig_ref = sig(lambda cc: lpt_fields(linear_modes(nz, cc, bz), bz, (8, 12, 6)))
+sig_sl = jax.jit(lambda: sig(lambda cc: lpt_fields_slabs(nz, cc, bz, mesh)))()
+# a particle grid that does not split over 4 devices (6 along y): replicated LPT, slab force solve
+kw6 = dict(box=(32.0, 24.0, 32.0), ptcl_grid=(8, 6, 8), mesh=16, a_start=0.1, a_stop=0.5, num_steps=2)
+n6 = g.white_noise(jax.random.PRNGKey(4), (8, 6, 8), jnp.float64)
+run6 = lambda sv: jax.jit(lambda n: simulate(sv, sv.initial_state(n, c), c, num_steps=2).state.disp)(n6)
+odd = rel(run6(g.PMSolver(**kw6, devices=mesh)), run6(g.PMSolver(**kw6)))
 g_slabs = jax.jit(jax.grad(lambda n: loss(n, True, solver=ss)))(noise)
 hlo = jax.jit(lambda n: final(n, True, solver=ss)).lower(noise).compile().as_text()
 ffts = sorted(set(re.findall(r"= c128\\[([0-9,]+)\\][^ ]* fft\\(", hlo)))
@@ -143,6 +159,10 @@ reduced = [line for line in hlo.splitlines() if "all-reduce(" in line]
 print(json.dumps({
     "op": ops, "transpose": rel(t_slabs, t_ref), "slabs_disp": rel(slabs.disp, one.disp),
     "slabs_mom": rel(slabs.mom, one.mom), "slabs_grad": rel(g_slabs, g1), "ffts": ffts,
+    "unplaced": rel(unplaced.disp, one.disp), "unplaced_spec": str(unplaced.disp.sharding.spec),
+    "lpt": max(rel(a, b) for a, b in zip(lpt_sl, lpt_ref)), "lpt_spec": str(lpt_sl[0].sharding.spec),
+    "lpt_sigma8": abs(float(sig_sl - sig_ref)) / abs(float(sig_ref)),
+    "odd": odd, "noise_gathers": sum("all-gather(" in line and "[8,8,8]" in line for line in hlo.splitlines()),
     "all_to_all": hlo.count("all-to-all("), "permutes": hlo.count("collective-permute("),
     "mesh_all_reduce": sum("[16,16,16]" in line or "[16,16,9]" in line for line in reduced),
     "disp": rel(many.disp, one.disp), "mom": rel(many.mom, one.mom), "eager": rel(eager.disp, one.disp),
@@ -170,6 +190,13 @@ def test_gravity_particles_sharded_equal_single_device_and_adjoint_gradient():
     # no FFT of the whole mesh, blocks exchanged by all-to-all, fd4's halo planes by collective permutes,
     # and no all-reduce of a mesh-sized array (the painted mesh stays split)
     assert r["ffts"] and all(np.prod([int(v) for v in f.split(",")]) <= 16 * 16 * 9 // 4 for f in r["ffts"]), r["ffts"]
+    # the initial conditions too: the LPT on slabs of the 8^3 particle grid (no whole-grid FFT, no gathered
+    # noise), equal to the one-device fields and cosmology derivative; the particles come out split
+    assert all(sorted(int(v) for v in f.split(",")) != [5, 8, 8] for f in r["ffts"]), r["ffts"]
+    assert r["noise_gathers"] == 0
+    assert r["lpt"] <= 1e-13 and r["lpt_sigma8"] <= 1e-12 and "batch" in r["lpt_spec"]
+    assert r["unplaced"] <= 1e-10 and "batch" in r["unplaced_spec"]
+    assert r["odd"] <= 1e-10
     assert r["all_to_all"] >= 2 and r["permutes"] >= 2
     assert r["mesh_all_reduce"] == 0
 

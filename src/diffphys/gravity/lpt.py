@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .cosmology import E
-from .force import gradient_kernels, inverse_laplacian
+from .force import gradient_kernels, inverse_laplacian, wavevectors
 from .growth import D1, D2, dD1_dlna, dD2_dlna
 
-__all__ = ["lpt_fields", "lpt_displacement"]
+__all__ = ["lpt_fields", "lpt_fields_slabs", "lpt_displacement"]
 
 
 def lpt_fields(modes, box, shape, order=2):
@@ -37,6 +37,48 @@ def lpt_fields(modes, box, shape, order=2):
     phi2 = jnp.fft.rfftn(src) * inv
     psi2 = jnp.stack([irf(1j * g * phi2).reshape(-1) for g in gk], axis=-1)
     return psi1, psi2
+
+
+def lpt_fields_slabs(noise, cosmo, box, devices, axis="batch", order=2):
+    """:func:`linear_modes` and :func:`lpt_fields` from white ``noise`` on the particle grid, with the grid
+    split into slabs along its first axis over the 1D device mesh ``devices`` (slab FFTs, see
+    :mod:`diffphys.parallel.fft`). Returns ``psi1, psi2`` (each (N, 3), in the particle order of the grid)
+    sharded along the particle axis: each device computes and keeps the particles of its slab. Equal to
+    the one-device fields to round-off. Needs ``noise.shape[0]`` and ``[1]`` to be multiples of the device
+    count."""
+    import jax
+    from jax.sharding import PartitionSpec as P
+
+    from ..parallel.fft import check_slabs, irfftn_slabs, rfftn_slabs
+    from .modes import _amplitude
+
+    shape = tuple(noise.shape)
+    check_slabs(shape, devices.shape[axis])
+    dt = np.dtype(noise.dtype)
+    kx, ky, kz = wavevectors(shape, box, dt, zero_nyquist=False)       # for |k| and 1/k^2
+    gx, gy, gz = gradient_kernels(shape, box, dt)                      # i k_j (zero at Nyquist)
+    spec_y = P(None, axis, None)
+
+    def local(slab, ky_b, gy_b, cosmo):
+        n2 = shape[2]
+        k2 = kx * kx + ky_b * ky_b + kz * kz
+        modes = rfftn_slabs(slab, axis) * _amplitude(cosmo, jnp.sqrt(k2), box, shape, slab.dtype)
+        inv = jnp.where(k2 > 0, -1.0 / jnp.where(k2 > 0, k2, 1.0), 0.0)
+        gk = (gx, gy_b, gz)
+        phi1 = modes * inv
+        irf = lambda f: irfftn_slabs(f, n2, axis)  # noqa: E731
+        psi1 = jnp.stack([irf(-1j * g * phi1).reshape(-1) for g in gk], axis=-1)
+        if order == 1:
+            return psi1, jnp.zeros_like(psi1)
+        d = {(i, j): irf(-gk[i] * gk[j] * phi1) for i in range(3) for j in range(i, 3)}
+        src = (d[0, 0] * d[1, 1] - d[0, 1] ** 2 + d[0, 0] * d[2, 2] - d[0, 2] ** 2
+               + d[1, 1] * d[2, 2] - d[1, 2] ** 2)
+        phi2 = rfftn_slabs(src, axis) * inv
+        psi2 = jnp.stack([irf(1j * g * phi2).reshape(-1) for g in gk], axis=-1)
+        return psi1, psi2
+
+    fn = jax.shard_map(local, mesh=devices, in_specs=(P(axis), spec_y, spec_y, P()), out_specs=(P(axis), P(axis)))
+    return fn(noise, jnp.asarray(ky), jnp.asarray(gy), cosmo)
 
 
 def lpt_displacement(psi1, psi2, cosmo, a):

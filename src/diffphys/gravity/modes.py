@@ -27,8 +27,12 @@ def linear_modes(noise, cosmo, box):
     dtype = noise.dtype
     ks = [jnp.asarray(k) for k in wavevectors(shape, box, np.dtype(dtype), zero_nyquist=False)]
     kmag = jnp.sqrt(sum(k * k for k in ks))
+    return jnp.fft.rfftn(noise) * _amplitude(cosmo, kmag, box, shape, dtype)
+
+
+def _amplitude(cosmo, kmag, box, shape, dtype):
+    """``sqrt(P(k) / V_cell)`` at wavenumbers ``kmag``, 0 at k = 0."""
     vcell = float(np.prod(box) / np.prod(shape))
     pk = linear_power(cosmo, kmag)
     # k = 0 carries no power; keep sqrt away from 0 so forward- and reverse-mode derivatives stay finite
-    amp = jnp.where(kmag > 0, jnp.sqrt(jnp.where(kmag > 0, pk, 1.0) / vcell), 0.0).astype(dtype)
-    return jnp.fft.rfftn(noise) * amp
+    return jnp.where(kmag > 0, jnp.sqrt(jnp.where(kmag > 0, pk, 1.0) / vcell), 0.0).astype(dtype)

@@ -26,7 +26,7 @@ from ..core.checks import check_int
 from .cosmology import E
 from .force import poisson_force_mesh, poisson_force_mesh_slabs
 from .growth import LNA_MAX, LNA_MIN, D1, dD1_dlna
-from .lpt import lpt_displacement, lpt_fields
+from .lpt import lpt_displacement, lpt_fields, lpt_fields_slabs
 from .mesh import cic_paint, cic_readout
 from .modes import linear_modes
 
@@ -76,7 +76,9 @@ class PMSolver(eqx.Module):
             every device when the particles are sharded), or a 1D ``jax.sharding.Mesh`` (e.g.
             :func:`diffphys.parallel.device_mesh`): the mesh is split into slabs along its first axis over
             these devices and the Poisson solve uses slab-decomposed FFTs (:mod:`diffphys.parallel.fft`);
-            ``mesh[0]`` and ``mesh[1]`` must be multiples of the device count. The same results to round-off.
+            ``mesh[0]`` and ``mesh[1]`` must be multiples of the device count. The LPT initial conditions
+            run on slabs of the particle grid when its first two sides are multiples too (the particles then
+            come out split across the devices), else replicated. The same results to round-off.
         device_axis: the axis name of ``devices`` (default ``"batch"``, as ``device_mesh``).
     """
 
@@ -187,14 +189,22 @@ class PMSolver(eqx.Module):
         return self.paint(state.disp) / nbar - 1.0
 
     # ---- initial conditions ----------------------------------------------------------------
+    @property
+    def _ic_on_slabs(self) -> bool:
+        """Whether the particle grid splits into slabs over ``devices`` (else the LPT runs replicated)."""
+        n = self.devices.shape[self.device_axis]
+        return self.ptcl_grid[0] % n == 0 and self.ptcl_grid[1] % n == 0
+
     def initial_state(self, noise, cosmo, order=2):
         """LPT initial state at ``a_start`` from white noise on the particle grid (real space)."""
         if tuple(noise.shape) != self.ptcl_grid:
             raise ValueError(f"noise must have the particle-grid shape {self.ptcl_grid}; got {tuple(noise.shape)}")
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2 (LPT order); got {order!r}")
-        modes = linear_modes(noise, cosmo, self.box)
-        psi1, psi2 = lpt_fields(modes, self.box, self.ptcl_grid, order)
+        if self.devices is not None and self._ic_on_slabs:
+            psi1, psi2 = lpt_fields_slabs(noise, cosmo, self.box, self.devices, self.device_axis, order)
+        else:
+            psi1, psi2 = lpt_fields(linear_modes(noise, cosmo, self.box), self.box, self.ptcl_grid, order)
         a0 = jnp.asarray(self.a_steps[0], noise.dtype)
         disp, mom = lpt_displacement(psi1, psi2, cosmo, a0)
         return PMState(disp=disp, mom=mom, acc=self.force(disp), a=a0)
