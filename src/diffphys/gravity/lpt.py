@@ -17,6 +17,12 @@ from .growth import D1, D2, dD1_dlna, dD2_dlna
 __all__ = ["lpt_fields", "lpt_fields_slabs", "lpt_displacement"]
 
 
+def _source2(d):
+    """The 2LPT source ``sum_{i<j} (phi1_ii phi1_jj - phi1_ij^2)`` from the second derivatives ``d[i, j]``."""
+    return (d[0, 0] * d[1, 1] - d[0, 1] ** 2 + d[0, 0] * d[2, 2] - d[0, 2] ** 2
+            + d[1, 1] * d[2, 2] - d[1, 2] ** 2)
+
+
 def lpt_fields(modes, box, shape, order=2):
     """Real-space fields ``psi1 = -grad(phi1)`` and ``psi2 = grad(phi2)`` (each (N, 3)) from linear modes."""
     dtype = jnp.real(modes).dtype
@@ -32,9 +38,7 @@ def lpt_fields(modes, box, shape, order=2):
     for i in range(3):
         for j in range(i, 3):
             d[i, j] = irf(-gk[i] * gk[j] * phi1)
-    src = (d[0, 0] * d[1, 1] - d[0, 1] ** 2 + d[0, 0] * d[2, 2] - d[0, 2] ** 2
-           + d[1, 1] * d[2, 2] - d[1, 2] ** 2)
-    phi2 = jnp.fft.rfftn(src) * inv
+    phi2 = jnp.fft.rfftn(_source2(d)) * inv
     psi2 = jnp.stack([irf(1j * g * phi2).reshape(-1) for g in gk], axis=-1)
     return psi1, psi2
 
@@ -71,9 +75,7 @@ def lpt_fields_slabs(noise, cosmo, box, devices, axis="batch", order=2):
         if order == 1:
             return psi1, jnp.zeros_like(psi1)
         d = {(i, j): irf(-gk[i] * gk[j] * phi1) for i in range(3) for j in range(i, 3)}
-        src = (d[0, 0] * d[1, 1] - d[0, 1] ** 2 + d[0, 0] * d[2, 2] - d[0, 2] ** 2
-               + d[1, 1] * d[2, 2] - d[1, 2] ** 2)
-        phi2 = rfftn_slabs(src, axis) * inv
+        phi2 = rfftn_slabs(_source2(d), axis) * inv
         psi2 = jnp.stack([irf(1j * g * phi2).reshape(-1) for g in gk], axis=-1)
         return psi1, psi2
 
