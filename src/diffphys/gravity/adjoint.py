@@ -30,10 +30,14 @@ def force_vjp(solver, disp, meshes, g):
     """Cotangent of the displacements for the unit force read out at ``disp`` with cotangent ``g`` (N, 3),
     given the force ``meshes`` at ``disp`` (no forward force solve): read-out transpose, the FFT
     operator's transpose (3 forward FFTs, 1 inverse), paint transpose."""
+    counts_like = jnp.zeros(solver.mesh, disp.dtype)
+    if solver._ring:  # mesh and particles split over devices: autodiff's VJPs of the per-device ring
+        m_bar, x_ro = jax.vjp(solver.readout, meshes, disp)[1](g)
+        (c_bar,) = jax.linear_transpose(solver.force_operator, counts_like)(m_bar)
+        return x_ro + jax.vjp(solver.paint, disp)[1](c_bar)[0]
     cell = jnp.asarray(solver.cell, disp.dtype)
     x = solver._cells(disp)
     x_ro, m_bar = cic_readout_vjp(meshes, x, g)
-    counts_like = jnp.zeros(solver.mesh, disp.dtype)
     (c_bar,) = jax.linear_transpose(solver.force_operator, counts_like)(m_bar)
     x_paint, _ = cic_paint_vjp(x, solver.mesh, c_bar)
     return (x_ro + x_paint) / cell

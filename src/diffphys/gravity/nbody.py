@@ -28,6 +28,7 @@ from .force import poisson_force_mesh, poisson_force_mesh_slabs
 from .growth import LNA_MAX, LNA_MIN, D1, dD1_dlna
 from .lpt import lpt_displacement, lpt_fields, lpt_fields_slabs
 from .mesh import cic_paint, cic_readout
+from .slabs import paint_slabs, readout_slabs
 from .modes import linear_modes
 
 __all__ = ["PMState", "PMSolver"]
@@ -160,8 +161,17 @@ class PMSolver(eqx.Module):
         return (self.lattice(disp.dtype) + disp) / jnp.asarray(self.cell, disp.dtype)
 
     # ---- particle-mesh pieces --------------------------------------------------------------
+    @property
+    def _ring(self) -> bool:
+        """Whether paint and read-out run per device (``devices`` of more than one device, the particles split
+        evenly; see :mod:`.slabs`)."""
+        n_dev = 1 if self.devices is None else self.devices.shape[self.device_axis]
+        return n_dev > 1 and self.num_particles % n_dev == 0
+
     def paint(self, disp):
         """Particle counts per mesh cell."""
+        if self._ring:
+            return paint_slabs(self._cells(disp), self.mesh, self.devices, self.device_axis)
         return cic_paint(self._cells(disp), self.mesh)
 
     def force_operator(self, counts):
@@ -173,6 +183,8 @@ class PMSolver(eqx.Module):
         return poisson_force_mesh(counts, self.box, self.deconvolve, self.gradient, scale=1.0 / nbar)
 
     def readout(self, meshes, disp):
+        if self._ring:
+            return readout_slabs(meshes, self._cells(disp), self.devices, self.device_axis)
         return cic_readout(meshes, self._cells(disp), channels=True)
 
     def force_and_mesh(self, disp):
