@@ -148,6 +148,12 @@ ring = {
 v_ring = jax.jit(lambda m, x: jax.vjp(lambda m, x: readout_slabs(m, x, mesh), m, x)[1](cp))(M3, xp)
 v_one = jax.vjp(lambda m, x: cic_readout(m, x, channels=True), M3, xp)[1](cp)
 ring["readout_vjp"] = max(rel(a, b) for a, b in zip(v_ring, v_one))
+# the hand-written per-device transposes that the reverse-time adjoint uses
+from diffphys.gravity.slabs import paint_slabs_vjp, readout_slabs_vjp
+ring["paint_vjp_hand"] = rel(jax.jit(lambda x, w: paint_slabs_vjp(x, w, mesh))(xp, W),
+                             jax.vjp(lambda x: cic_paint(x, (16, 12, 10)), xp)[1](W)[0])
+h_ring = jax.jit(lambda m, x, c: readout_slabs_vjp(m, x, c, mesh))(M3, xp, cp)
+ring["readout_vjp_hand"] = max(rel(h_ring[0], v_one[1]), rel(h_ring[1], v_one[0]))
 t_slabs = jax.jit(jax.linear_transpose(lambda x: poisson_force_mesh_slabs(x, box, mesh, gradient="fd4"), d))(ct)[0]
 t_ref = jax.linear_transpose(lambda x: poisson_force_mesh(x, box, False, "fd4"), d)(ct)[0]
 ss = g.PMSolver(box=32.0, ptcl_grid=8, mesh=16, a_start=0.1, a_stop=1.0, num_steps=8, devices=mesh)

@@ -22,6 +22,7 @@ from ..core.checks import check_int
 from ..core.simulate import Solution
 from .mesh import cic_paint_vjp, cic_readout_vjp
 from .nbody import PMState, _tabulated
+from .slabs import paint_slabs_vjp, readout_slabs_vjp
 
 __all__ = ["ReverseAdjoint", "force_vjp"]
 
@@ -30,13 +31,13 @@ def force_vjp(solver, disp, meshes, g):
     """Cotangent of the displacements for the unit force read out at ``disp`` with cotangent ``g`` (N, 3),
     given the force ``meshes`` at ``disp`` (no forward force solve): read-out transpose, the FFT
     operator's transpose (3 forward FFTs, 1 inverse), paint transpose."""
-    counts_like = jnp.zeros(solver.mesh, disp.dtype)
-    if solver._ring:  # mesh and particles split over devices: autodiff's VJPs of the per-device ring
-        m_bar, x_ro = jax.vjp(solver.readout, meshes, disp)[1](g)
-        (c_bar,) = jax.linear_transpose(solver.force_operator, counts_like)(m_bar)
-        return x_ro + jax.vjp(solver.paint, disp)[1](c_bar)[0]
     cell = jnp.asarray(solver.cell, disp.dtype)
     x = solver._cells(disp)
+    counts_like = jnp.zeros(solver.mesh, disp.dtype)
+    if solver._ring:  # mesh and particles split over devices: the same transposes, per device (gravity.slabs)
+        x_ro, m_bar = readout_slabs_vjp(meshes, x, g, solver.devices, solver.device_axis)
+        (c_bar,) = jax.linear_transpose(solver.force_operator, counts_like)(m_bar)
+        return (x_ro + paint_slabs_vjp(x, c_bar, solver.devices, solver.device_axis)) / cell
     x_ro, m_bar = cic_readout_vjp(meshes, x, g)
     (c_bar,) = jax.linear_transpose(solver.force_operator, counts_like)(m_bar)
     x_paint, _ = cic_paint_vjp(x, solver.mesh, c_bar)
