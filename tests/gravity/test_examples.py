@@ -10,7 +10,8 @@ def test_ic_fit_tiny(tmp_path):
     over = {"iterations": "3", "ptcl_x": "4", "ptcl_y": "6", "ptcl_z": "4", "box_x": "40", "box_y": "60",
             "box_z": "40", "num_steps": "4", "a_start": "0.1", "projections": "2", "frames": "2"}
     m = run_example("ic-fit", tmp_path, overrides=over)
-    assert set(m) >= {"loss_initial", "loss_final", "iterations", "wall_s", "s_per_iteration"}
+    assert set(m) >= {"loss_initial", "loss_final", "iterations", "wall_s", "s_per_iteration", "devices"}
+    assert m["devices"] == 1
     assert m["iterations"] == 3 and m["loss_final"] < m["loss_initial"]
     for f in ("ic_fit_sequence.png", "ic_fit_loss.png", "ic_fit_animation.gif", "ic_fit_universe.gif",
               "metrics.json"):
@@ -33,4 +34,5 @@ def test_nbody_tiny(tmp_path):
         assert key in m and np.isfinite(m[key])
     assert m["mass_rel_err"] <= 1e-12 and m["momentum_rel"] <= 1e-10
     assert m["reversibility_rel"] <= 1e-10 and m["adjoint_vs_ad_rel_rms"] <= 1e-10
+    assert m["devices"] == 1                      # one device here (tests/parallel runs it on four)
     assert (tmp_path / "nbody_power.png").exists()

@@ -340,6 +340,37 @@ print(json.dumps({"msg": msg}))
 """
 
 
+NBODY_EXAMPLE = """
+import dataclasses, json, tempfile
+from pathlib import Path
+from diffphys.examples import nbody as ex
+cfg = ex.Config(ptcl=8, box=64.0, num_steps=4, paired=False, devices=0)
+cfg.validate()
+with tempfile.TemporaryDirectory() as d:
+    m4 = ex.run(cfg, Path(d))
+    m1 = ex.run(dataclasses.replace(cfg, devices=1), Path(d))
+print(json.dumps({"m4": m4, "m1": m1}))
+"""
+
+
+@pytest.mark.slow
+def test_nbody_example_on_four_devices_equals_one():
+    r = run_devices(NBODY_EXAMPLE)
+    assert r["m4"]["devices"] == 4 and r["m1"]["devices"] == 1
+    for k in ("pk_lowk_rel_err", "mass_rel_err", "adjoint_vs_ad_rel_rms", "reversibility_rel"):
+        assert abs(r["m4"][k] - r["m1"][k]) <= 1e-9 + 1e-6 * abs(r["m1"][k]), (k, r["m4"][k], r["m1"][k])
+
+
+def test_split_devices():
+    from diffphys.parallel import split_devices
+
+    assert split_devices() is None and split_devices(1) is None        # one device here: nothing to split
+    with pytest.raises(ValueError, match="devices = 2 but only 1 device"):
+        split_devices(2)
+    with pytest.raises(ValueError, match="devices must be 0 \\(all\\) or a positive number"):
+        split_devices(-1)
+
+
 def test_particles_not_divisible_by_devices():
     msg = run_devices(BAD_PARTICLES)["msg"]
     assert "number of particles (6)" in msg and "multiple of the number of devices" in msg and "(4)" in msg

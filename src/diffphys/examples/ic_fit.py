@@ -50,6 +50,7 @@ class Config:
     sigma8: float = 0.8
     frames: int = 40                 # frames of the fit animation
     gradient: str = "fd4"            # force differentiation: "fd4" (as FastPM) or "spectral" (as pmwd)
+    devices: int = 1                 # split the PM mesh and particles over this many devices (0 = all; see parallel.md)
 
     def validate(self):
         check_int("iterations", self.iterations, lo=0)
@@ -73,6 +74,7 @@ class Config:
         check_int("frames", self.frames, lo=1, hi=1000)
         if self.gradient not in ("spectral", "fd4"):
             raise ValueError(f"gradient must be 'spectral' or 'fd4'; got {self.gradient!r}")
+        check_int("devices", self.devices, lo=0)
         if self.target:
             from ..gravity.target import load_target
 
@@ -87,12 +89,13 @@ def setup(config):
     from .. import gravity as g
     from ..core import simulate
     from ..gravity.target import default_target_image, load_target, normalise_target
+    from ..parallel import split_devices
 
     solver = g.PMSolver(box=(config.box_x, config.box_y, config.box_z),
                         ptcl_grid=(config.ptcl_x, config.ptcl_y, config.ptcl_z),
                         mesh=tuple(config.mesh_factor * n for n in (config.ptcl_x, config.ptcl_y, config.ptcl_z)),
                         a_start=config.a_start, a_stop=config.a_stop, num_steps=config.num_steps,
-                        gradient=config.gradient)
+                        gradient=config.gradient, devices=split_devices(config.devices))
     cosmo = g.Cosmology(Omega_m=config.Omega_m, sigma8=config.sigma8)
     shape = (config.image_factor * config.ptcl_x, config.image_factor * config.ptcl_y)  # (rows, cols)
     img = load_target(config.target, shape) if config.target else default_target_image(shape)
@@ -237,7 +240,8 @@ def run(config, out: Path) -> dict:
     save_gif([to_u8(f) for f in np.asarray(evo)], out / "ic_fit_universe.gif", fps=12)
 
     metrics = {"loss_initial": loss_initial, "loss_final": loss_final, "iterations": config.iterations,
-               "wall_s": wall, "s_per_iteration": steady}
+               "wall_s": wall, "s_per_iteration": steady,
+               "devices": 1 if solver.devices is None else int(solver.devices.size)}
     for k in (10, 100, 1000, 3000):
         if len(history) > k:
             metrics[f"loss_at_{k}"] = history[k]  # loss before update k (= after k iterations)

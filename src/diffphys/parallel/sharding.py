@@ -29,7 +29,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 __all__ = ["device_mesh", "ensemble", "ensemble_sharded", "ensemble_hlo", "shard_batch", "shard_particles",
-           "particle_sharding", "gather"]
+           "particle_sharding", "gather", "split_devices"]
 
 
 def device_mesh(axis: str = "batch", devices=None) -> Mesh:
@@ -41,6 +41,18 @@ def device_mesh(axis: str = "batch", devices=None) -> Mesh:
     if len(devs) == 0:
         raise ValueError("devices must hold at least one device; got an empty sequence")
     return Mesh(np.asarray(devs, dtype=object), (axis,))
+
+
+def split_devices(count: int = 0, axis: str = "batch") -> Mesh | None:
+    """The device mesh for splitting one simulation (``gravity.PMSolver(devices=...)``): ``count = 0`` takes
+    all devices, ``count = n`` the first ``n``; ``None`` when that is a single device (nothing to split)."""
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise ValueError(f"devices must be 0 (all) or a positive number of devices; got {count!r}")
+    devs = jax.devices()
+    if count > len(devs):
+        raise ValueError(f"devices = {count} but only {len(devs)} device(s) are available")
+    devs = devs[: count or len(devs)]
+    return device_mesh(axis, devs) if len(devs) > 1 else None
 
 
 def _mesh_and_size(mesh, axis):
