@@ -9,9 +9,12 @@ anti-self-adjoint.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
+from ..parallel.fft import check_slabs, halo_derivative, irfftn_slabs, rfftn_slabs
 from .mesh import cic_window
 
 __all__ = ["wavevectors", "poisson_force_mesh", "poisson_force_mesh_slabs", "gradient_kernels", "inverse_laplacian"]
@@ -113,11 +116,6 @@ def poisson_force_mesh_slabs(delta, box, devices, axis="batch", deconvolve=False
     The result has the global shape ``(*delta.shape, 3)`` and the sharding ``P(axis)`` (slabs of the first
     axis); it equals :func:`poisson_force_mesh` to round-off. Needs ``delta.shape[0]`` and ``[1]`` to be
     multiples of the device count (and ``"fd4"`` slabs at least two cells thick)."""
-    import jax
-    from jax.sharding import PartitionSpec as P
-
-    from ..parallel.fft import check_slabs, halo_derivative, irfftn_slabs, rfftn_slabs
-
     shape = tuple(delta.shape)
     n_dev = devices.shape[axis]
     check_slabs(shape, n_dev, halo=2 if gradient == "fd4" else 0)

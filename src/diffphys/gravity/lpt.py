@@ -7,12 +7,16 @@ Momenta ``p = a^2 E dx/dlna`` (the canonical momentum of :mod:`diffphys.gravity.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
+from ..parallel.fft import check_slabs, irfftn_slabs, rfftn_slabs
 from .cosmology import E
 from .force import gradient_kernels, inverse_laplacian, wavevectors
 from .growth import D1, D2, dD1_dlna, dD2_dlna
+from .modes import _amplitude
 
 __all__ = ["lpt_fields", "lpt_fields_slabs", "lpt_displacement"]
 
@@ -50,12 +54,6 @@ def lpt_fields_slabs(noise, cosmo, box, devices, axis="batch", order=2):
     sharded along the particle axis: each device computes and keeps the particles of its slab. Equal to
     the one-device fields to round-off. Needs ``noise.shape[0]`` and ``[1]`` to be multiples of the device
     count."""
-    import jax
-    from jax.sharding import PartitionSpec as P
-
-    from ..parallel.fft import check_slabs, irfftn_slabs, rfftn_slabs
-    from .modes import _amplitude
-
     shape = tuple(noise.shape)
     check_slabs(shape, devices.shape[axis])
     dt = np.dtype(noise.dtype)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.checks import check_int
+from ..parallel.fft import check_slabs
 from .cosmology import E
 from .force import poisson_force_mesh, poisson_force_mesh_slabs
 from .growth import LNA_MAX, LNA_MIN, D1, dD1_dlna
@@ -79,7 +80,9 @@ class PMSolver(eqx.Module):
             these devices and the Poisson solve uses slab-decomposed FFTs (:mod:`diffphys.parallel.fft`);
             ``mesh[0]`` and ``mesh[1]`` must be multiples of the device count. The LPT initial conditions
             run on slabs of the particle grid when its first two sides are multiples too (the particles then
-            come out split across the devices), else replicated. The same results to round-off.
+            come out split across the devices), else replicated; painting and read-out run per device
+            (:mod:`.slabs`: particle blocks passed around a ring) when the particle count is a multiple of
+            the device count. The same results to round-off.
         device_axis: the axis name of ``devices`` (default ``"batch"``, as ``device_mesh``).
     """
 
@@ -123,8 +126,6 @@ class PMSolver(eqx.Module):
             raise ValueError(f"gradient must be 'spectral' or 'fd4'; got {gradient!r}")
         self.gradient = gradient
         if devices is not None:
-            from ..parallel.fft import check_slabs
-
             if not isinstance(devices, jax.sharding.Mesh) or device_axis not in devices.axis_names:
                 raise ValueError(f"devices must be None or a jax.sharding.Mesh with an axis {device_axis!r} "
                                  f"(see diffphys.parallel.device_mesh); got {devices!r}")
