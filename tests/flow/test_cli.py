@@ -32,3 +32,23 @@ def test_bad_input_exit_code_2(tmp_path, capsys):
     assert main(["run", "karman", "--out", str(tmp_path / "x"), "--set", "re=-1"]) == 2
     assert "re must be > 0" in capsys.readouterr().err
     assert main(["run", "cavity", "--out", str(tmp_path / "y"), "--set", "n=3"]) == 2
+
+
+def test_kolmogorov_cli_small_run_closes_the_energy_budget(tmp_path, capsys):
+    """The energy injected by the force minus viscous and drag losses, integrated over the run from the
+    diagnostics, equals the energy change (limited by the trapezoid rule on the 0.05 sampling)."""
+    out = tmp_path / "kol"
+    rc = main(["run", "kolmogorov", "--out", str(out), "--set", "n=32", "--set", "t_end=1.0", "--set", "segment=0.05",
+               "--set", "frames=3", "--set", "viscosity=0.01"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert {"energy_final", "enstrophy_final", "energy_budget_rel_err", "spectrum_slope", "steps"} <= set(m)
+    assert m["energy_budget_rel_err"] < 1e-3
+    assert m["steps"] > 20 and m["energy_final"] > 0
+    for f in ("vorticity.png", "budget_spectrum.png", "vorticity.gif"):
+        assert (out / f).exists()
+    assert main(["run", "kolmogorov", "--out", str(tmp_path / "z"), "--set", "n=31"]) == 2
+    assert "n must be even" in capsys.readouterr().err
+    assert main(["run", "kolmogorov", "--out", str(tmp_path / "z2"), "--set", "n=32",
+                 "--set", "forcing_wavenumber=6"]) == 2
+    assert "forcing_wavenumber" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """2D incompressible Navier-Stokes on a staggered (MAC) grid: advection (semi-Lagrangian, MacCormack),
 diffusion (explicit, implicit), pressure projection with implicit differentiation, obstacles,
-inflow/outflow/periodic/wall boundaries and passive markers."""
+inflow/outflow/periodic/wall boundaries and passive markers; and a pseudo-spectral vorticity solver for
+doubly periodic flows (forced 2D turbulence), :mod:`diffphys.flow.spectral`."""
 
 from .analysis import centers_velocity, kinetic_energy, strouhal, vorticity
 from .grid import BC, Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip, wall
@@ -8,6 +9,7 @@ from .obstacles import SDF, Box, Circle, Mask, solid_mask
 from .pressure import PressureInfo
 from .scenes import cavity, ghia_re100, karman, karman_book, taylor_green, taylor_green_exact
 from .solver import FlowParams, FlowSolver, FlowState
+from .spectral import SpectralParams, SpectralSolver, SpectralState, kolmogorov, random_vorticity
 
 __all__ = [
            "BC",
@@ -33,6 +35,11 @@ __all__ = [
            "periodic",
            "slip",
            "solid_mask",
+           "SpectralParams",
+           "SpectralSolver",
+           "SpectralState",
+           "kolmogorov",
+           "random_vorticity",
            "strouhal",
            "taylor_green",
            "taylor_green_exact",
