@@ -1,7 +1,8 @@
 """Neural networks with the solver in the loop: small periodic CNNs, unrolled losses through a
 differentiable solver, and the solver-in-the-loop workflow (Um et al. 2020) that trains a correction
 for a coarse flow solver against a fine one, and flow control (force fields optimised through the
-solver so that a passive marker reaches a target shape)."""
+solver so that a passive marker reaches a target shape); and a learned correction for a coarse
+pseudo-spectral solver of forced 2D turbulence (:mod:`diffphys.learn.turbulence`)."""
 
 from .control import (
     ControlResult,
@@ -31,6 +32,15 @@ from .sol import (
     train_correction,
     velocity_state,
     window_loss,
+)
+from .turbulence import (
+    SpectralPair,
+    VorticityCorrection,
+    evaluate_spectral,
+    kolmogorov_pair,
+    restrict_spectrum,
+    train_spectral_correction,
+    turbulence_trajectories,
 )
 from .unroll import mse, rollout, unrolled_loss
 
@@ -68,4 +78,11 @@ __all__ = [
     "unrolled_loss",
     "velocity_state",
     "window_loss",
+    "SpectralPair",
+    "VorticityCorrection",
+    "evaluate_spectral",
+    "kolmogorov_pair",
+    "restrict_spectrum",
+    "train_spectral_correction",
+    "turbulence_trajectories",
 ]
