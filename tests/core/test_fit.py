@@ -21,6 +21,17 @@ def test_fit_converges_to_known_minimum():
     assert res.final_loss < 1e-6
 
 
+def test_lbfgs_with_line_search_converges_in_few_steps():
+    """optax.lbfgs needs the loss function for its line search: fit passes it (and value, grad)."""
+    res = fit(rosen, P0, optimizer=optax.lbfgs(), steps=60)
+    assert res.ok
+    assert abs(float(res.params["x"]) - 1) < 1e-6 and abs(float(res.params["y"]) - 1) < 1e-6
+    assert res.final_loss < 1e-12  # Adam needs ~3000 steps for 1e-6 above
+    # a plain GradientTransformation (no extra-argument support) still gets the three-argument update
+    plain = optax.GradientTransformation(optax.sgd(1e-3).init, lambda g, s, p=None: optax.sgd(1e-3).update(g, s, p))
+    assert fit(rosen, P0, optimizer=plain, steps=5).ok
+
+
 def test_stop_when():
     res = fit(rosen, P0, optimizer=optax.adam(0.05), steps=3000, stop_when=lambda k, p, loss: loss < 1.0)
     assert res.message == "stop_when" and res.steps < 3000 and res.history[-1] < 1.0

@@ -58,10 +58,17 @@ def _all_finite(tree):
 def make_update(loss: Callable, optimizer):
     """The jitted update ``(params, opt_state) -> (params, opt_state, loss, ok)``; rejects non-finite steps."""
 
+    # optimizers with extra arguments (optax.lbfgs and its line search; every optax chain accepts and ignores
+    # them) get the loss value, the gradient and the loss function itself
+    extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+
     @jax.jit
     def update(params, opt_state):
         value, grads = jax.value_and_grad(loss)(params)
-        updates, new_state = optimizer.update(grads, opt_state, params)
+        if extra:
+            updates, new_state = optimizer.update(grads, opt_state, params, value=value, grad=grads, value_fn=loss)
+        else:
+            updates, new_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         ok = jnp.isfinite(value) & _all_finite(grads) & _all_finite(new_params)
         keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
@@ -79,7 +86,8 @@ def fit(loss: Callable, params0, *, optimizer=None, steps: int = 1000, progress:
     Args:
         loss: scalar function of a params pytree (differentiable).
         params0: initial parameters.
-        optimizer: an ``optax.GradientTransformation`` (default ``optax.adam(1e-2)``).
+        optimizer: an ``optax.GradientTransformation`` (default ``optax.adam(1e-2)``); quasi-Newton
+            ``optax.lbfgs()`` works too (its line search gets the loss function).
         steps: total number of updates (including those done before a resume).
         progress: show a progress bar with the loss (default: when stderr is a terminal).
         stop_when: ``stop_when(step, params, loss) -> bool``, called after each update with the loss
