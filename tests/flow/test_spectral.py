@@ -36,6 +36,23 @@ def test_taylor_green_decays_exactly(k, length):
     assert np.max(np.abs(v + np.cos(q * x) * np.sin(q * y) * f)) < 1e-12
 
 
+def test_velocity_round_trip_and_divergence_free():
+    """from_velocity(velocity(state)) is the state; the velocity is divergence-free and its curl is omega."""
+    s = SpectralSolver(32)
+    st = s.initial_state(_field(32, 4))
+    u, v = s.velocity(st)
+    back = s.from_velocity(u, v)
+    assert float(jnp.max(jnp.abs(back.omega_hat - st.omega_hat))) < 1e-12 * float(jnp.max(jnp.abs(st.omega_hat)))
+    div = 1j * s.kx * jnp.fft.rfft2(u) + 1j * s.ky * jnp.fft.rfft2(v)
+    assert float(jnp.max(jnp.abs(div))) < 1e-11
+    # a gradient field (no vorticity) is dropped
+    x, y = s.coords
+    grad = s.from_velocity(np.cos(x) * np.sin(2 * y), 2 * np.sin(x) * np.cos(2 * y))
+    assert float(jnp.max(jnp.abs(grad.omega_hat))) < 1e-11
+    # energy from the spectrum equals the grid average of (u^2 + v^2) / 2
+    assert abs(float(s.energy(st)) - float(jnp.mean(u**2 + v**2)) / 2) < 1e-13
+
+
 def test_galerkin_truncation_conserves_energy_and_enstrophy():
     """The truncated nonlinear term is orthogonal to psi (energy) and omega (enstrophy): to round-off."""
     s = SpectralSolver(64)
