@@ -181,11 +181,11 @@ class SpectralSolver(eqx.Module):
         units of ``2 pi / length``); ``sum E(k)`` is the energy of the modes with ``|k| >= 0.5``."""
         w = state.omega_hat
         dens = 0.5 * self._c(self.weight, w.dtype) * self._c(self.inv_k2, w.dtype) * (w.real**2 + w.imag**2)
-        kint = np.sqrt(self.k2) * self.length / (2 * np.pi)
-        shell = np.rint(kint).astype(int)
+        shell = np.rint(np.sqrt(self.k2) * self.length / (2 * np.pi)).astype(np.int32)
         kmax = int(shell[self.keep > 0].max())
-        onehot = (shell[None] == np.arange(1, kmax + 1)[:, None, None]).astype(np.float64)
-        return np.arange(1, kmax + 1), jnp.tensordot(self._c(onehot, w.dtype), dens, axes=((1, 2), (-2, -1)))
+        shell = np.where(self.keep > 0, shell, 0)  # discarded modes (empty) go to the unused shell 0
+        e_k = jnp.zeros(dens.shape[:-2] + (kmax + 1,), dens.dtype).at[..., shell].add(dens)
+        return np.arange(1, kmax + 1), e_k[..., 1:]
 
     # -- the equations -------------------------------------------------------------------------
     def nonlinear(self, w_hat, params: SpectralParams):
