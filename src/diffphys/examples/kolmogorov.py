@@ -26,11 +26,7 @@ class Config:
     seed: int = 0
 
     def validate(self):
-        check_int("n", self.n, lo=16)
-        if self.n % 2:
-            raise ValueError(f"n must be even; got {self.n}")
-        check_positive("viscosity", self.viscosity)
-        check_positive("drag", self.drag, allow_zero=True)
+        validate_flow(self)
         check_int("forcing_wavenumber", self.forcing_wavenumber, lo=1, hi=(self.n - 1) // 6)
         check_positive("t_end", self.t_end)
         check_positive("segment", self.segment)
@@ -39,6 +35,15 @@ class Config:
         if not 0 < self.cfl <= 1.0:
             raise ValueError(f"cfl must lie in (0, 1]; got {self.cfl}")
         check_int("frames", self.frames, lo=1)
+
+
+def validate_flow(config):
+    """The checks shared by the Kolmogorov examples: an even grid of at least 16, viscosity > 0, drag >= 0."""
+    check_int("n", config.n, lo=16)
+    if config.n % 2:
+        raise ValueError(f"n must be even; got {config.n}")
+    check_positive("viscosity", config.viscosity)
+    check_positive("drag", config.drag, allow_zero=True)
 
 
 def run(config: Config, out: Path) -> dict:

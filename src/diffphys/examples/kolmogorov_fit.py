@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from ..core.checks import check_int, check_positive
+from .kolmogorov import validate_flow
 
 QUICK = {"n": 32, "obs_stride": 2, "window": 0.3, "iterations": 150}
 X64 = True  # L-BFGS's line search on a chaotic flow's misfit needs float64 round-off
@@ -25,11 +26,7 @@ class Config:
     seed: int = 0
 
     def validate(self):
-        check_int("n", self.n, lo=16)
-        if self.n % 2:
-            raise ValueError(f"n must be even; got {self.n}")
-        check_positive("viscosity", self.viscosity)
-        check_positive("drag", self.drag, allow_zero=True)
+        validate_flow(self)
         check_int("spin_up", self.spin_up, lo=0)
         check_positive("window", self.window)
         check_int("n_obs_times", self.n_obs_times, lo=1)

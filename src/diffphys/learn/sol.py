@@ -254,18 +254,26 @@ def train_correction(model, solver: FlowSolver, params: FlowParams, trajectories
         updates, opt_state = optimizer.update(grads, opt_state, pm)
         return optax.apply_updates(pm, updates), opt_state, key, value
 
-    history = []
-    t0 = time.perf_counter()
+    params_m, history, seconds = run_updates(update, params_m, opt_state, key, iterations,
+                                             lambda pm: eqx.combine(pm, static_m), callback)
+    return TrainResult(eqx.combine(params_m, static_m), history, iterations, seconds, nwin)
+
+
+def run_updates(update, params, opt_state, key, iterations, combine, callback=None):
+    """The host loop of the training functions: ``iterations`` calls of the jitted
+    ``update(params, opt_state, key) -> (params, opt_state, key, loss)``, stopping with a ``FloatingPointError``
+    at a non-finite loss; ``callback(iteration, combine(params), loss)`` after each. Returns ``(params,
+    history, seconds)``."""
+    history, t0 = [], time.perf_counter()
     for it in range(iterations):
-        params_m, opt_state, key, value = update(params_m, opt_state, key)
+        params, opt_state, key, value = update(params, opt_state, key)
         value = float(value)
         if not math.isfinite(value):
             raise FloatingPointError(f"training loss became {value} at iteration {it}; lower learning_rate")
         history.append(value)
         if callback is not None:
-            callback(it, eqx.combine(params_m, static_m), value)
-    seconds = time.perf_counter() - t0
-    return TrainResult(eqx.combine(params_m, static_m), np.asarray(history), iterations, seconds, nwin)
+            callback(it, combine(params), value)
+    return params, np.asarray(history), time.perf_counter() - t0
 
 
 def relative_l2(u, v, U, V):

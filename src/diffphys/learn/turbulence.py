@@ -17,9 +17,6 @@ Kochkov et al. (2021) and Dresdner et al. (2022), "Learning to correct spectral 
 
 from __future__ import annotations
 
-import math
-import time
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -31,7 +28,7 @@ from ..core.checks import check_int, check_positive
 from ..core.simulate import simulate
 from ..flow.spectral import SpectralParams, SpectralSolver, SpectralState, random_vorticity
 from .models import PeriodicCNN
-from .sol import TrainResult
+from .sol import TrainResult, run_updates
 from .unroll import _check_k, rollout
 
 __all__ = ["SpectralPair", "kolmogorov_pair", "restrict_spectrum", "turbulence_trajectories", "VorticityCorrection",
@@ -190,17 +187,8 @@ def train_spectral_correction(model: VorticityCorrection, pair: SpectralPair, tr
         return optax.apply_updates(pm, updates), opt_state, key, value
 
     key = key if key is not None else jax.random.PRNGKey(0)
-    history, t0 = [], time.perf_counter()
-    for it in range(iterations):
-        pm, opt_state, key, value = update(pm, opt_state, key)
-        value = float(value)
-        if not math.isfinite(value):
-            raise FloatingPointError(f"training loss became {value} at iteration {it}; lower learning_rate")
-        history.append(value)
-        if callback is not None:
-            callback(it, eqx.combine(pm, sm), value)
-    return TrainResult(eqx.combine(pm, sm), np.asarray(history), iterations, time.perf_counter() - t0,
-                       n_traj * (length - k))
+    pm, history, seconds = run_updates(update, pm, opt_state, key, iterations, lambda p: eqx.combine(p, sm), callback)
+    return TrainResult(eqx.combine(pm, sm), history, iterations, seconds, n_traj * (length - k))
 
 
 def evaluate_spectral(model: VorticityCorrection, pair: SpectralPair, trajectory):
