@@ -15,8 +15,9 @@ def _field(n, seed=0, k_p=3.0):
     return random_vorticity(jax.random.PRNGKey(seed), n, k_p, 1.0, dtype=jnp.float64)
 
 
-@pytest.mark.parametrize("k, length", [(1, 2 * np.pi), (3, 2 * np.pi), (2, 1.0)])
-def test_taylor_green_decays_exactly(k, length):
+@pytest.mark.parametrize("k, length, hyper", [(1, 2 * np.pi, 0.0), (3, 2 * np.pi, 0.0), (2, 1.0, 0.0),
+                                              (3, 2 * np.pi, 1e-6)])
+def test_taylor_green_decays_exactly(k, length, hyper):
     """psi = sin(q x) sin(q y) is a steady Euler flow: u . grad omega = 0, so omega decays like
     exp(-(2 nu q^2 + alpha) t) exactly; the integrating factor makes the scheme exact to round-off."""
     n = 32
@@ -26,8 +27,8 @@ def test_taylor_green_decays_exactly(k, length):
     w0 = 2 * q * np.sin(q * x) * np.sin(q * y)  # velocity amplitude 1
     nu, alpha = 0.05 * (length / (2 * np.pi)) ** 2, 0.1
     dt = 0.2 * s.dx  # advective CFL 0.4 (the round-off of the vanishing advection must not grow)
-    out = simulate(s, s.initial_state(w0), SpectralParams(nu, alpha), num_steps=100, dt=dt)
-    f = np.exp(-(2 * nu * q**2 + alpha) * 100 * dt)
+    out = simulate(s, s.initial_state(w0), SpectralParams(nu, alpha, hyperviscosity=hyper), num_steps=100, dt=dt)
+    f = np.exp(-(2 * nu * q**2 + hyper * (2 * q**2) ** 4 + alpha) * 100 * dt)  # hyper_order 4: (-lap)^4
     assert f < 0.9
     err = np.max(np.abs(np.asarray(s.vorticity(out.state)) - w0 * f)) / np.max(np.abs(w0 * f))
     assert err < 1e-12, err
@@ -162,12 +163,13 @@ def test_gradients_match_finite_differences_and_forward_mode():
     w = jnp.asarray(np.random.default_rng(0).standard_normal((16, 16)))
 
     def loss(q):
-        p = SpectralParams(q["nu"], q["drag"], q["forcing"])
+        p = SpectralParams(q["nu"], q["drag"], q["forcing"], q["hyper"] * 1e-6)  # rate 1e-6 k^8: ~0.4 at k = 5
         s0 = solver.initial_state(solver.vorticity(st) * q["amp"])
         out = simulate(solver, s0, p, num_steps=30, dt=0.02, gradient="checkpoint").state
         return jnp.sum(w * solver.vorticity(out)) + solver.enstrophy(out)
 
-    q0 = {"nu": jnp.asarray(0.02), "drag": jnp.asarray(0.1), "forcing": jnp.asarray(1.0), "amp": jnp.asarray(1.2)}
+    q0 = {"nu": jnp.asarray(0.02), "drag": jnp.asarray(0.1), "forcing": jnp.asarray(1.0), "amp": jnp.asarray(1.2),
+          "hyper": jnp.asarray(1.0)}
     rep = check_grad(loss, q0, mode="rev")
     assert rep.max_rel_err <= 1e-6, str(rep)
     g_rev = jax.grad(loss)(q0)
@@ -206,6 +208,8 @@ def test_float32_and_spectrum():
     (lambda: SpectralSolver(16, force=(np.zeros((8, 8)), np.zeros((8, 8)))), "force"),
     (lambda: SpectralParams(-0.1), "viscosity"),
     (lambda: SpectralParams(0.1, drag=float("nan")), "drag"),
+    (lambda: SpectralParams(0.1, hyperviscosity=-1.0), "hyperviscosity"),
+    (lambda: SpectralSolver(16, hyper_order=1), "hyper_order"),
     (lambda: SpectralSolver(16).initial_state(np.zeros((8, 8))), "shape"),
     (lambda: SpectralSolver(16).initial_state(np.full((16, 16), np.nan)), "omega"),
     (lambda: kolmogorov(16, forcing_wavenumber=6), "forcing_wavenumber"),

@@ -2,17 +2,18 @@
 
 The vorticity ``omega = dv/dx - du/dy`` obeys
 
-    d omega / dt + u . grad omega = nu lap omega - alpha omega + curl F
+    d omega / dt + u . grad omega = nu lap omega - nu_h (-lap)^p omega - alpha omega + curl F
 
 with the velocity from the stream function, ``lap psi = -omega``, ``u = d psi / dy``, ``v = -d psi / dx``
-(so ``div u = 0`` exactly), a linear (Rayleigh) drag ``alpha`` and a body force ``F`` (Kolmogorov's
+(so ``div u = 0`` exactly), an optional hyperviscosity ``nu_h``, a linear (Rayleigh) drag ``alpha`` and a body
+force ``F`` (Kolmogorov's
 ``F_x = A sin(k_f y)`` in :func:`kolmogorov`). The state is ``omega``'s real FFT on an ``n x n`` grid.
 
 * Space: Fourier-Galerkin with Orszag's 2/3 rule (modes with ``|k_x|, |k_y| <= (n - 1) // 3`` are kept;
   the products ``u omega``, ``v omega`` are formed on the grid and the result truncated). The products of
   two retained fields alias only onto discarded modes, so the truncated system is the exact Galerkin
   projection: it conserves energy and enstrophy (tested to round-off on one evaluation).
-* Time: the linear part ``L = -nu k^2 - alpha`` is diagonal and integrated exactly by an integrating
+* Time: the linear part ``L = -nu k^2 - nu_h k^(2p) - alpha`` is diagonal and integrated exactly by an integrating
   factor; the rest by the classical RK4 on the transformed variable ("IFRK4", Trefethen 2000, *Spectral
   Methods in MATLAB*, ch. 10; Kassam & Trefethen 2005, SIAM J. Sci. Comput. 26, 1214). Fourth order, no
   viscous step limit, a decaying mode (Taylor-Green) exact to round-off. Four evaluations of the
@@ -37,21 +38,23 @@ __all__ = ["SpectralParams", "SpectralState", "SpectralSolver", "kolmogorov", "r
 
 
 class SpectralParams(eqx.Module):
-    """Differentiable parameters: kinematic ``viscosity`` (>= 0), linear ``drag`` (>= 0) and the amplitude
-    ``forcing`` of the solver's force pattern."""
+    """Differentiable parameters: kinematic ``viscosity`` (>= 0), linear ``drag`` (>= 0), the amplitude
+    ``forcing`` of the solver's force pattern and a ``hyperviscosity`` (>= 0, the coefficient of
+    ``-(-lap)^p omega`` with the solver's ``hyper_order`` p; 0 by default)."""
 
     viscosity: jax.Array
     drag: jax.Array
     forcing: jax.Array
+    hyperviscosity: jax.Array
 
-    def __init__(self, viscosity, drag=0.0, forcing=0.0):
-        for name, val in (("viscosity", viscosity), ("drag", drag)):
+    def __init__(self, viscosity, drag=0.0, forcing=0.0, hyperviscosity=0.0):
+        for name, val in (("viscosity", viscosity), ("drag", drag), ("hyperviscosity", hyperviscosity)):
             if is_concrete(val):
                 check_finite(name, val)
                 check_positive(name, val, allow_zero=True)
         if is_concrete(forcing):
             check_finite("forcing", forcing)
-        self.viscosity, self.drag, self.forcing = viscosity, drag, forcing
+        self.viscosity, self.drag, self.forcing, self.hyperviscosity = viscosity, drag, forcing, hyperviscosity
 
 
 class SpectralState(eqx.Module):
@@ -70,6 +73,8 @@ class SpectralSolver(eqx.Module):
             ``SpectralParams.forcing`` (its curl enters the vorticity equation; only retained modes act).
         cfl: Courant number of :meth:`max_dt`, ``dt = cfl dx / max(|u| + |v|)``, in (0, 1.3] (RK4 with the
             2/3-rule's largest wavenumber is stable up to ~1.35).
+        hyper_order: the power ``p`` of the hyperviscous term ``-nu_h (-lap)^p omega`` (``p >= 2``; default 4,
+            ``k^8``), active when ``SpectralParams.hyperviscosity > 0``; integrated exactly like the viscosity.
 
     Arrays are indexed ``[ix, iy]``: ``x`` along axis 0, ``y`` along axis 1 (the real-FFT axis).
     """
@@ -80,6 +85,7 @@ class SpectralSolver(eqx.Module):
     n: int = eqx.field(static=True)
     length: float = eqx.field(static=True)
     cfl: float = eqx.field(static=True)
+    hyper_order: int = eqx.field(static=True)
     kx: np.ndarray
     ky: np.ndarray
     k2: np.ndarray
@@ -89,8 +95,9 @@ class SpectralSolver(eqx.Module):
     force_hat: np.ndarray | None
     force_max: float = eqx.field(static=True)
 
-    def __init__(self, n: int, length: float = 2 * np.pi, force=None, cfl: float = 0.5):
+    def __init__(self, n: int, length: float = 2 * np.pi, force=None, cfl: float = 0.5, hyper_order: int = 4):
         n = check_int("n", n, lo=8)
+        self.hyper_order = check_int("hyper_order", hyper_order, lo=2, hi=16)
         if n % 2:
             raise ValueError(f"n must be even (the real FFT's Nyquist column); got {n}")
         check_positive("length", length)
@@ -202,9 +209,10 @@ class SpectralSolver(eqx.Module):
         return out
 
     def linear(self, params: SpectralParams, dtype):
-        """The diagonal linear operator ``-nu k^2 - alpha`` (real, shape ``(n, n // 2 + 1)``)."""
-        nu, alpha = (jnp.asarray(a, dtype) for a in (params.viscosity, params.drag))
-        return -nu * self._c(self.k2, dtype) - alpha
+        """The diagonal linear operator ``-nu k^2 - nu_h k^(2p) - alpha`` (real, shape ``(n, n // 2 + 1)``)."""
+        nu, alpha, nu_h = (jnp.asarray(a, dtype) for a in (params.viscosity, params.drag, params.hyperviscosity))
+        k2 = self._c(self.k2, dtype)
+        return -nu * k2 - nu_h * k2**self.hyper_order - alpha
 
     def step(self, state: SpectralState, params: SpectralParams, dt) -> SpectralState:
         """One IFRK4 step of size ``dt`` (``dt = 0`` returns the state unchanged)."""
@@ -252,7 +260,8 @@ def random_vorticity(key, n: int, peak_wavenumber: float = 4.0, rms_velocity: fl
 
 
 def kolmogorov(n: int = 256, *, viscosity: float = 1e-3, drag: float = 0.1, forcing_wavenumber: int = 4,
-               amplitude: float = 1.0, seed: int = 0, rms_velocity: float = 1.0, cfl: float = 0.5, dtype=None):
+               amplitude: float = 1.0, seed: int = 0, rms_velocity: float = 1.0, cfl: float = 0.5,
+               hyperviscosity: float = 0.0, hyper_order: int = 4, dtype=None):
     """Forced two-dimensional turbulence on ``[0, 2 pi)^2`` (Kolmogorov flow; Boffetta & Ecke 2012, Kochkov
     et al. 2021): body force ``F_x = amplitude sin(k_f y)``, drag, viscosity ``1e-3`` (Reynolds number
     ~1000), a random initial vorticity peaked at ``k_f``. Returns ``(solver, state0, params)``; ``dtype``
@@ -262,9 +271,9 @@ def kolmogorov(n: int = 256, *, viscosity: float = 1e-3, drag: float = 0.1, forc
         raise ValueError(f"forcing_wavenumber must be <= (n - 1) // 3 = {(n - 1) // 3} (a retained mode); got {k_f}")
     x = np.arange(n) * 2 * np.pi / n
     fx = np.sin(k_f * x)[None, :] * np.ones((n, 1))  # sin(k_f y), y along axis 1
-    solver = SpectralSolver(n, 2 * np.pi, force=(fx, np.zeros((n, n))), cfl=cfl)
+    solver = SpectralSolver(n, 2 * np.pi, force=(fx, np.zeros((n, n))), cfl=cfl, hyper_order=hyper_order)
     omega0 = random_vorticity(jax.random.PRNGKey(seed), n, float(k_f), rms_velocity, dtype=dtype)
     state0 = solver.initial_state(omega0, dtype=dtype)
     dt_ = jnp.finfo(state0.omega_hat.dtype).dtype
-    params = SpectralParams(jnp.asarray(viscosity, dt_), jnp.asarray(drag, dt_), jnp.asarray(amplitude, dt_))
+    params = SpectralParams(*(jnp.asarray(a, dt_) for a in (viscosity, drag, amplitude, hyperviscosity)))
     return solver, state0, params

@@ -74,7 +74,7 @@ def kolmogorov_pair(n_fine: int = 128, n_coarse: int = 32, *, viscosity: float =
     dtype = dtype or jnp.result_type(float)
     fine = SpectralSolver(n_fine, force=_kolmogorov_force(n_fine, k_f), cfl=cfl)
     coarse = SpectralSolver(n_coarse, force=_kolmogorov_force(n_coarse, k_f), cfl=cfl)
-    params = SpectralParams(jnp.asarray(viscosity, dtype), jnp.asarray(drag, dtype), jnp.asarray(1.0, dtype))
+    params = SpectralParams(*(jnp.asarray(a, dtype) for a in (viscosity, drag, 1.0, 0.0)))
     return SpectralPair(fine, coarse, params, n_fine // n_coarse, float(cfl * fine.dx / max_velocity))
 
 
