@@ -7,13 +7,14 @@ from .reconstruct import LIMITERS
 from .riemann import RIEMANN_SOLVERS, hll, hllc, rusanov
 from .solver import EulerSolver, solve, validate_state
 from .sources import G_CODE, SelfGravity, StellarWind, WindParams
+from .cartesian import CartesianEulerSolver, CartesianState
 from .exact import ExactRiemann, Sedov, weaver_outer_shock_radius
 from .problems import outer_shock_radius, riemann_problem, sedov_problem, wind_problem
 from .units import CodeUnits
 from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
 __all__ = [
-    "EulerSolver", "solve", "Cooling", "validate_state", "RadialGrid", "GEOMETRIES", "HydroState",
+    "EulerSolver", "solve", "CartesianEulerSolver", "CartesianState", "Cooling", "validate_state", "RadialGrid", "GEOMETRIES", "HydroState",
     "conserved_to_primitive",
     "primitive_to_conserved", "Fixed", "Outflow", "Periodic", "Reflective", "LIMITERS", "RIEMANN_SOLVERS",
     "hll", "hllc",

@@ -353,9 +353,12 @@ def validate_state(state: HydroState, gamma: float, name="state0"):
         raise ValueError(f"{name} pressure must be > 0 everywhere; got minimum {p.min():g}")
 
 
-def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_steps=100_000, save_at=None,
+def solve(solver, state0, params=None, *, t_end, max_steps=100_000, save_at=None,
           gradient="store", throw=False, dt_gradient=True, progress=False):
     """Validate the inputs and run :func:`diffphys.core.simulate` to ``t_end`` with CFL steps.
+
+    ``solver``: an :class:`EulerSolver` with a :class:`HydroState`, or a
+    :class:`~diffphys.hydro.cartesian.CartesianEulerSolver` with a ``CartesianState``.
 
     ``dt_gradient=False`` wraps the CFL step sizes in ``stop_gradient``: derivatives are then those of
     the scheme on the frozen time grid of the run (no sensitivity of the step size to the state).
@@ -369,10 +372,13 @@ def solve(solver: EulerSolver, state0: HydroState, params=None, *, t_end, max_st
         check_finite("t_end", t_end)
         if not float(np.asarray(t_end)) > 0:
             raise ValueError(f"t_end must be > 0 (allowed range (0, inf)); got {float(np.asarray(t_end)):g}")
-    validate_state(state0, solver.gamma)
+    if hasattr(solver, "validate"):  # a CartesianEulerSolver checks the shape too
+        solver.validate(state0)
+    else:
+        validate_state(state0, solver.gamma)
     if params is not None:
         check_finite("params", params)
-    if solver.source is not None and params is None:
+    if getattr(solver, "source", None) is not None and params is None:
         raise ValueError("a solver with a StellarWind source needs params=WindParams(v_inf, mdot)")
     if isinstance(gradient, str) and gradient in ("store", "checkpoint", "forward"):
         # per-step rematerialisation: a step's ~100 cheap intermediates are recomputed right before its

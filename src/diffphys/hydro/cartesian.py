@@ -1,0 +1,347 @@
+"""Finite-volume Euler equations on a uniform Cartesian grid in one, two or three dimensions.
+
+The state holds the conserved variables ``(rho, m_1, ..., m_d, E)`` per cell, shape ``(d + 2, n_1, ..., n_d)``
+(axis ``k`` of the grid is coordinate ``x_k``; ``indexing="ij"``). One step is the unsplit MUSCL-Hancock
+scheme (van Leer 1979; Toro 2009, sec. 14.4; the multi-dimensional form of RAMSES, Teyssier 2002):
+
+1. limited slopes of the primitive variables ``(rho, v_1, ..., v_d, p)`` along every axis (``mc``,
+   ``minmod`` or ``vanleer``, as in the 1D solver);
+2. a half-step predictor of each cell's primitive state from the quasi-linear equations with all the
+   axes' slopes, ``W* = W - dt/2 sum_k A_k(W) dW_k / dx_k``;
+3. face states ``W* +- dW_k / 2`` on the faces normal to each axis, one Riemann solve per face (HLLC,
+   HLL or Rusanov, with the transverse velocities carried by the mass flux);
+4. the conservative update ``u -= dt sum_k (F_k(i + 1/2) - F_k(i - 1/2)) / dx_k``.
+
+Every update is a difference of face fluxes, so with periodic or reflective boundaries the totals of mass,
+momentum (periodic) and energy change only by round-off (at a reflective wall the mass, energy and
+transverse-momentum fluxes are set to their exact value, zero). The positivity safeguards are those of the
+1D Hancock step: a cell whose predicted density or pressure would fall below half its average keeps its
+average and flat faces, and a face whose reconstructed density or pressure falls below a quarter of the
+smaller neighbouring average gets the first-order states on both sides.
+
+The step size is ``dt = cfl / max_cells sum_k (|v_k| + c) / dx_k`` (the unsplit scheme's stability
+condition with all directions together); :func:`diffphys.hydro.solve` / :func:`diffphys.core.simulate`
+land the run exactly on ``t_end``. Gradients: every strategy of :mod:`diffphys.core.gradients`.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..core.checks import check_choice, check_finite, check_range, is_concrete
+from .reconstruct import LIMITERS, materialize
+from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
+from .solver import THETA, _flush, _one
+from .state import check_gamma
+
+__all__ = ["CartesianEulerSolver", "CartesianState", "CARTESIAN_BOUNDARIES"]
+
+CARTESIAN_BOUNDARIES = ("periodic", "reflective", "outflow")
+
+
+class CartesianState(eqx.Module):
+    """Conserved variables ``u`` of shape ``(d + 2, n_1, ..., n_d)``: density, the ``d`` momentum
+    densities, total energy density."""
+
+    u: jnp.ndarray
+
+    @property
+    def rho(self):
+        return self.u[0]
+
+
+def _take(x, axis, start, stop=None):
+    """``x[..., start:stop, ...]`` along ``axis`` (``stop=None``: to the end)."""
+    return lax.slice_in_dim(x, start, x.shape[axis] if stop is None else stop, axis=axis)
+
+
+def _end(x, axis, last):
+    """The first (``last=False``) or last cell layer along ``axis``, keeping the axis."""
+    n = x.shape[axis]
+    return _take(x, axis, n - 1, n) if last else _take(x, axis, 0, 1)
+
+
+def _boundaries(boundary, ndim):
+    """Normalise ``boundary`` to ``((lo, hi), ...)`` per axis, validated."""
+    if isinstance(boundary, str):
+        boundary = (boundary,) * ndim
+    boundary = tuple(boundary)
+    if len(boundary) != ndim:
+        raise ValueError(f"boundary must be one name or one entry per axis ({ndim}); got {len(boundary)} entries")
+    out = []
+    for k, b in enumerate(boundary):
+        pair = (b, b) if isinstance(b, str) else tuple(b)
+        if len(pair) != 2:
+            raise ValueError(f"boundary[{k}] must be a name or a (low, high) pair; got {b!r}")
+        for side in pair:
+            check_choice(f"boundary[{k}]", side, CARTESIAN_BOUNDARIES)
+        if ("periodic" in pair) and pair != ("periodic", "periodic"):
+            raise ValueError(f"boundary[{k}]: periodic must be given on both sides of an axis; got {pair}")
+        out.append(pair)
+    return tuple(out)
+
+
+class CartesianEulerSolver(eqx.Module):
+    """Static configuration of a Cartesian Euler run; ``step(state, params, dt)`` and ``max_dt``.
+
+    Args:
+        shape: cells per axis, ``(n_1, ..., n_d)`` with ``d`` in 1..3 and each ``n_k >= 4``.
+        lengths: the box's edge lengths (a number: the same for every axis); cell ``i`` along axis ``k``
+            has its centre at ``origin_k + (i + 1/2) lengths_k / n_k``.
+        gamma: adiabatic index (> 1).
+        riemann: ``"hllc"`` (default), ``"hll"`` or ``"rusanov"``.
+        limiter: ``"mc"`` (default), ``"minmod"``, ``"vanleer"`` or ``None`` (first order: Godunov's
+            scheme with the chosen Riemann solver).
+        cfl: Courant number in (0, 1] of ``dt = cfl / max sum_k (|v_k| + c) / dx_k``.
+        boundary: ``"periodic"`` (default), ``"reflective"`` or ``"outflow"``, one for all axes, or one per
+            axis, each a name or a ``(low, high)`` pair (periodic on both sides of an axis or neither).
+        origin: the box's lower corner (default 0).
+        gravity: ``None`` or a constant acceleration vector ``(g_1, ..., g_d)``; its momentum and energy
+            sources ``rho g`` and ``m . g`` are evaluated at the half step.
+    """
+
+    #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
+    masked_steps = True
+
+    shape: tuple = eqx.field(static=True)
+    lengths: tuple = eqx.field(static=True)
+    origin: tuple = eqx.field(static=True)
+    gamma: float = eqx.field(static=True)
+    riemann: str = eqx.field(static=True)
+    limiter: str | None = eqx.field(static=True)
+    cfl: float = eqx.field(static=True)
+    boundary: tuple = eqx.field(static=True)
+    gravity: tuple | None = eqx.field(static=True)
+
+    def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
+                 boundary="periodic", origin=0.0, gravity=None):
+        shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+        if not 1 <= len(shape) <= 3:
+            raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
+        for k, n in enumerate(shape):
+            if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool)) or n < 4:
+                raise ValueError(f"shape[{k}] must be an integer in [4, inf]; got {n!r}")
+        d = len(shape)
+        self.shape = tuple(int(n) for n in shape)
+        lengths = np.broadcast_to(np.asarray(lengths, dtype=np.float64), (d,))
+        origin = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
+        check_range("lengths", lengths, 0.0, lo_open=True)
+        check_finite("origin", origin)
+        self.lengths = tuple(float(x) for x in lengths)
+        self.origin = tuple(float(x) for x in origin)
+        self.gamma = check_gamma(gamma)
+        check_choice("riemann", riemann, tuple(RIEMANN_SOLVERS))
+        check_choice("limiter", limiter, (*LIMITERS, None))
+        check_range("cfl", cfl, 0.0, 1.0, lo_open=True)
+        self.riemann, self.limiter, self.cfl = riemann, limiter, float(cfl)
+        self.boundary = _boundaries(boundary, d)
+        if gravity is not None:
+            g = np.asarray(gravity, dtype=np.float64)
+            if g.shape != (d,):
+                raise ValueError(f"gravity must be None or a vector of {d} components; got shape {g.shape}")
+            check_finite("gravity", g)
+            gravity = tuple(float(x) for x in g)
+        self.gravity = gravity
+
+    # -- geometry ------------------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def dx(self) -> tuple:
+        """Cell widths per axis."""
+        return tuple(length / n for length, n in zip(self.lengths, self.shape))
+
+    @property
+    def cell_volume(self) -> float:
+        return float(np.prod(self.dx))
+
+    def centers(self):
+        """Cell-centre coordinates, one ``numpy`` array of ``shape`` per axis (``indexing="ij"``)."""
+        axes = [o + (np.arange(n) + 0.5) * h for o, n, h in zip(self.origin, self.shape, self.dx)]
+        return tuple(np.meshgrid(*axes, indexing="ij"))
+
+    # -- states --------------------------------------------------------------------------------
+    def initial_state(self, rho, v, p, dtype=None) -> CartesianState:
+        """A validated state from density, velocity components (a sequence of ``d``) and pressure; scalars
+        broadcast over the grid."""
+        d = self.ndim
+        if d == 1 and np.ndim(v) <= 1 and not isinstance(v, (tuple, list)):
+            v = (v,)
+        v = tuple(v)
+        if len(v) != d:
+            raise ValueError(f"v must have {d} components (one per axis); got {len(v)}")
+        for name, val in (("rho", rho), ("p", p), *((f"v[{k}]", x) for k, x in enumerate(v))):
+            check_finite(name, val)
+        for name, val in (("rho", rho), ("p", p)):
+            if is_concrete(val) and np.any(np.asarray(val) <= 0):
+                raise ValueError(f"{name} of the initial state must be > 0 everywhere; got minimum "
+                                 f"{np.min(np.asarray(val)):g}")
+        arrs = [jnp.asarray(x, dtype=dtype) for x in (rho, *v, p)]
+        for name, a in zip(("rho", *(f"v[{k}]" for k in range(d)), "p"), arrs):
+            if a.ndim and a.shape != self.shape:
+                raise ValueError(f"{name} must be a scalar or an array of shape {self.shape}; got {a.shape}")
+        rho, *v, p = (jnp.broadcast_to(a, self.shape) for a in jnp.broadcast_arrays(*arrs))
+        kin = sum(x * x for x in v)
+        u = jnp.stack([rho, *(rho * x for x in v), p / (self.gamma - 1.0) + 0.5 * rho * kin])
+        return CartesianState(u)
+
+    def primitive(self, state: CartesianState):
+        """``(rho, v_1, ..., v_d, p)`` stacked on axis 0."""
+        return jnp.stack(self._primitive_rows(tuple(state.u)))
+
+    def totals(self, state: CartesianState):
+        """Total mass, momenta and energy ``sum(u) dV`` (what the scheme conserves)."""
+        return jnp.sum(state.u.reshape(state.u.shape[0], -1), axis=1) * self.cell_volume
+
+    def validate(self, state: CartesianState, name="state0"):
+        """Raise a ValueError for a wrong shape, NaN, or non-positive density or pressure (concrete states)."""
+        if tuple(state.u.shape) != (self.ndim + 2, *self.shape):
+            raise ValueError(f"{name}.u must have shape {(self.ndim + 2, *self.shape)}; got {tuple(state.u.shape)}")
+        if not is_concrete(state.u):
+            return
+        u = np.asarray(state.u, dtype=np.float64)
+        check_finite(name, u)
+        if np.any(u[0] <= 0):
+            raise ValueError(f"{name} density must be > 0 everywhere; got minimum {u[0].min():g}")
+        p = (self.gamma - 1.0) * (u[-1] - 0.5 * np.sum(u[1:-1] ** 2, axis=0) / u[0])
+        if np.any(p <= 0):
+            raise ValueError(f"{name} pressure must be > 0 everywhere; got minimum {p.min():g}")
+
+    # -- the scheme ----------------------------------------------------------------------------
+    def _primitive_rows(self, u):
+        rho, *m, e = u
+        v = [_flush(mk / rho) for mk in m]
+        kin = sum(mk * vk for mk, vk in zip(m, v))
+        return (rho, *v, (self.gamma - 1.0) * (e - 0.5 * kin))
+
+    def _ghost(self, x, axis, last, var):
+        """The outside neighbour layer of ``x`` across the low (``last=False``) or high boundary of ``axis``."""
+        kind = self.boundary[axis][int(last)]
+        if kind == "periodic":
+            return _end(x, axis, not last)
+        edge = _end(x, axis, last)
+        return -edge if (kind == "reflective" and var == axis + 1) else edge
+
+    def _faces(self, plus, minus, axis):
+        """Left and right states on the ``n + 1`` faces normal to ``axis`` from each cell's high-side
+        (``plus``) and low-side (``minus``) face values; the outside states follow the boundaries."""
+        left, right = [], []
+        for k, (pk, mk) in enumerate(zip(plus, minus)):
+            lo, hi = self.boundary[axis]
+            if lo == "periodic":
+                l0, rn = _end(pk, axis, True), _end(mk, axis, False)
+            else:
+                # a wall mirrors the inside face state (normal velocity negated); outflow copies it
+                l0, rn = self._ghost(mk, axis, False, k), self._ghost(pk, axis, True, k)
+            left.append(jnp.concatenate([l0, pk], axis=axis))
+            right.append(jnp.concatenate([mk, rn], axis=axis))
+        return left, right
+
+    def _neighbours(self, x, axis, var):
+        """``x`` at the lower and upper neighbour of every cell along ``axis`` (boundary ghosts outside)."""
+        n = x.shape[axis]
+        lower = jnp.concatenate([self._ghost(x, axis, False, var), _take(x, axis, 0, n - 1)], axis=axis)
+        upper = jnp.concatenate([_take(x, axis, 1), self._ghost(x, axis, True, var)], axis=axis)
+        return lower, upper
+
+    def step(self, state: CartesianState, params=None, dt=None) -> CartesianState:
+        """One MUSCL-Hancock step of size ``dt`` (``params`` is unused: kept for the solver protocol)."""
+        dt = jnp.asarray(dt, state.u.dtype)
+        d, g = self.ndim, self.gamma
+        u = tuple(state.u)
+        u = (u[0], *(_flush(m) for m in u[1:-1]), u[-1])
+        w = self._primitive_rows(u)
+        rho, vel, p = w[0], w[1:-1], w[-1]
+        one = _one(rho)
+        dtype = rho.dtype
+        dx = self.dx
+        if self.limiter is None:
+            pred, half = w, [None] * d
+        else:
+            lim = LIMITERS[self.limiter]
+            slopes = []  # slopes[a][k]: limited difference of variable k along axis a
+            for a in range(d):
+                sa = []
+                for k, x in enumerate(w):
+                    lower, upper = self._neighbours(x, a, k)
+                    sa.append(materialize(lim(x - lower, upper - x), one))
+                slopes.append(sa)
+            drho = jnp.zeros_like(rho)
+            dv = [jnp.zeros_like(rho) for _ in range(d)]
+            dp = jnp.zeros_like(rho)
+            for a in range(d):
+                h = 0.5 * dt / dx[a]
+                s = slopes[a]
+                va = vel[a]
+                drho = drho - h * (va * s[0] + rho * s[1 + a])
+                for k in range(d):
+                    dv[k] = dv[k] - h * (va * s[1 + k])
+                dv[a] = dv[a] - h * (s[-1] / rho)
+                dp = dp - h * (va * s[-1] + g * p * s[1 + a])
+            if self.gravity is not None:
+                dv = [dvk + 0.5 * dt * gk for dvk, gk in zip(dv, self.gravity)]
+            good = materialize(jnp.where((rho + drho > 0.5 * rho) & (p + dp > 0.5 * p), 1.0, 0.0).astype(dtype),
+                               one) > 0
+            pred = [materialize(jnp.where(good, x + dx_, x), one) for x, dx_ in zip(w, (drho, *dv, dp))]
+            half = [[materialize(jnp.where(good, 0.5 * sk, 0.0), one) for sk in slopes[a]] for a in range(d)]
+        rate = [jnp.zeros_like(rho) for _ in range(d + 2)]
+        for a in range(d):
+            if half[a] is None:
+                plus = minus = list(w)
+            else:
+                plus = [x + hs for x, hs in zip(pred, half[a])]
+                minus = [x - hs for x, hs in zip(pred, half[a])]
+            wl, wr = self._faces(plus, minus, a)
+            if half[a] is not None:
+                cl, cr = self._faces(w, w, a)  # first-order states on the same faces
+                lo_rho = THETA * jnp.minimum(cl[0], cr[0])
+                lo_p = THETA * jnp.minimum(cl[-1], cr[-1])
+                ok = (wl[0] > lo_rho) & (wl[-1] > lo_p) & (wr[0] > lo_rho) & (wr[-1] > lo_p)
+                ok = materialize(jnp.where(ok, 1.0, 0.0).astype(dtype), one) > 0
+                wl = [materialize(jnp.where(ok, x, c), one) for x, c in zip(wl, cl)]
+                wr = [materialize(jnp.where(ok, x, c), one) for x, c in zip(wr, cr)]
+            # the Riemann solver's order: (rho, v_normal, p, v_transverse...)
+            others = [k for k in range(d) if k != a]
+            order = [0, 1 + a, d + 1, *(1 + k for k in others)]
+            f = RIEMANN_ROWS[self.riemann]([wl[i] for i in order], [wr[i] for i in order], g, one)
+            for i, fk in zip(order, f):
+                fk = self._wall_flux(fk, a, i)
+                fk = materialize(fk, one)
+                n = fk.shape[a]
+                rate[i] = rate[i] - (_take(fk, a, 1) - _take(fk, a, 0, n - 1)) * (1.0 / dx[a])
+        if self.gravity is not None:
+            rho_h, vel_h = pred[0], pred[1:-1]
+            for k, gk in enumerate(self.gravity):
+                rate[1 + k] = rate[1 + k] + rho_h * gk
+                rate[-1] = rate[-1] + rho_h * vel_h[k] * gk
+        return CartesianState(jnp.stack([x + dt * r for x, r in zip(u, rate)]))
+
+    def _wall_flux(self, f, axis, var):
+        """Set the mass, energy and transverse-momentum fluxes through reflective walls to exactly zero."""
+        if var == axis + 1:
+            return f
+        lo, hi = self.boundary[axis]
+        if lo != "reflective" and hi != "reflective":
+            return f
+        n = f.shape[axis]
+        mask = np.ones(n)
+        if lo == "reflective":
+            mask[0] = 0.0
+        if hi == "reflective":
+            mask[-1] = 0.0
+        shape = [1] * f.ndim
+        shape[axis] = n
+        return f * jnp.asarray(mask.reshape(shape), f.dtype)
+
+    def max_dt(self, state: CartesianState, params=None):
+        """``cfl / max_cells sum_k (|v_k| + c) / dx_k``."""
+        w = self._primitive_rows(tuple(state.u))
+        rho, vel, p = w[0], w[1:-1], w[-1]
+        c = jnp.sqrt(self.gamma * p / rho)
+        rate = sum((jnp.abs(vk) + c) * (1.0 / h) for vk, h in zip(vel, self.dx))
+        return self.cfl / jnp.max(rate)
