@@ -101,7 +101,7 @@ def median_time(f, *args, reps, record):
 
 
 def ours_case(n, riemann, limiter):
-    """Forward, the two gradient layouts' losses, and the configuration of our solver."""
+    """Our run (a ``Solution``, for A and a gradient layout), the loss of A, and the configuration."""
     s = CartesianEulerSolver(shape=(n, n), lengths=(1.0, 1.0), gamma=GAMMA, riemann=riemann, limiter=limiter,
                              cfl=CFL, boundary="periodic")
     x, y = centers(n)

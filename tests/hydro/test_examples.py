@@ -29,3 +29,25 @@ def test_wind_example_with_cooling_compares_with_the_thin_shell_solution(tmp_pat
     assert m["outer_shock_rel_err"] <= 0.03
     assert 0.2 < m["radiated_energy_fraction"] < 0.9 and "energy_budget_rel_err" not in m
     assert m["mass_budget_rel_err"] <= 1e-10
+
+
+def test_kelvin_helmholtz_cli_small_run(tmp_path, capsys):
+    """A 32^2 run to t = 1.2: the files and keys are written, mass and energy are conserved to round-off (float64
+    here), the seeded mode grows, and bad input exits with code 2."""
+    import json
+
+    from diffphys.cli import main
+
+    out = tmp_path / "kh"
+    rc = main(["run", "kelvin-helmholtz", "--out", str(out), "--set", "n=32", "--set", "t_end=1.2",
+               "--set", "frames=3"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["mass_rel_err"] <= 1e-13 and m["energy_rel_err"] <= 1e-13 and m["momentum_rel_err"] <= 1e-13
+    assert m["mode_amplitude_final"] > 2 * 0.01 and m["num_steps"] > 50
+    assert abs(m["growth_rate_linear_theory"] - 2.832) < 1e-3
+    for f in ("density.png", "mode_amplitude.png", "density.gif", "mode_amplitude.json"):
+        assert (out / f).exists()
+    assert main(["run", "kelvin-helmholtz", "--out", str(tmp_path / "x"), "--set", "n=8"]) == 2
+    assert "n must be" in capsys.readouterr().err
+    assert main(["run", "kelvin-helmholtz", "--out", str(tmp_path / "y"), "--set", "limiter=superbee"]) == 2

@@ -1,4 +1,5 @@
-"""diffphys.hydro: 1D radial finite-volume Euler (planar, cylindrical, spherical) with exact references."""
+"""diffphys.hydro: finite-volume Euler equations with exact references: a 1D radial solver (planar, cylindrical,
+spherical) and a 1-3D Cartesian one."""
 
 from .boundary import Fixed, Outflow, Periodic, Reflective
 from .cooling import Cooling
@@ -8,16 +9,17 @@ from .riemann import RIEMANN_SOLVERS, hll, hllc, rusanov
 from .solver import EulerSolver, solve, validate_state
 from .sources import G_CODE, SelfGravity, StellarWind, WindParams
 from .cartesian import CartesianEulerSolver, CartesianState
-from .exact import ExactRiemann, Sedov, weaver_outer_shock_radius
-from .problems import outer_shock_radius, riemann_problem, sedov_problem, wind_problem
+from .exact import ExactRiemann, Sedov, shear_flow_growth_rate, weaver_outer_shock_radius
+from .problems import (kelvin_helmholtz_problem, kelvin_helmholtz_profile, kh_linear_growth_rate, kh_mode_amplitude,
+                       outer_shock_radius, riemann_problem, sedov_problem, wind_problem)
 from .units import CodeUnits
 from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
 __all__ = [
-    "EulerSolver", "solve", "CartesianEulerSolver", "CartesianState", "Cooling", "validate_state", "RadialGrid", "GEOMETRIES", "HydroState",
-    "conserved_to_primitive",
-    "primitive_to_conserved", "Fixed", "Outflow", "Periodic", "Reflective", "LIMITERS", "RIEMANN_SOLVERS",
-    "hll", "hllc",
-    "rusanov", "StellarWind", "WindParams", "SelfGravity", "G_CODE", "ExactRiemann", "Sedov",
-    "weaver_outer_shock_radius", "outer_shock_radius", "riemann_problem", "sedov_problem", "wind_problem", "CodeUnits",
+    "EulerSolver", "solve", "CartesianEulerSolver", "CartesianState", "Cooling", "validate_state", "RadialGrid",
+    "GEOMETRIES", "HydroState", "conserved_to_primitive", "primitive_to_conserved", "Fixed", "Outflow", "Periodic",
+    "Reflective", "LIMITERS", "RIEMANN_SOLVERS", "hll", "hllc", "rusanov", "StellarWind", "WindParams", "SelfGravity",
+    "G_CODE", "ExactRiemann", "Sedov", "weaver_outer_shock_radius", "shear_flow_growth_rate",
+    "kelvin_helmholtz_problem", "kelvin_helmholtz_profile", "kh_linear_growth_rate", "kh_mode_amplitude",
+    "outer_shock_radius", "riemann_problem", "sedov_problem", "wind_problem", "CodeUnits",
 ]

@@ -8,6 +8,9 @@
   conditions inwards; the energy integral fixes the constant ``xi0`` in ``R = xi0 (E t^2 / rho0)^(1/(j+2))``.
   ``E`` is the energy in the computational domain ``r >= 0`` (for planar, one half-space).
 * :func:`weaver_outer_shock_radius`: the adiabatic wind-blown bubble of Weaver et al. (1977).
+* :func:`shear_flow_growth_rate`: the linear growth rate of a perturbation ``exp(i k x)`` of a parallel shear
+  flow ``u(y)``, ``rho(y)`` at uniform pressure (the Kelvin-Helmholtz instability), from the eigenvalues of the
+  linearised compressible Euler equations.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import math
 
 import numpy as np
 
-__all__ = ["ExactRiemann", "Sedov", "weaver_outer_shock_radius", "WEAVER_ADIABATIC", "WEAVER_THIN_SHELL"]
+__all__ = ["ExactRiemann", "Sedov", "weaver_outer_shock_radius", "shear_flow_growth_rate", "WEAVER_ADIABATIC",
+           "WEAVER_THIN_SHELL"]
 
 #: Weaver et al. (1977) section II: fully adiabatic similarity solution (gamma = 5/3), R2 = 0.88 (L t^3/rho)^(1/5)
 WEAVER_ADIABATIC = 0.88
@@ -34,6 +38,38 @@ def weaver_outer_shock_radius(luminosity, rho0, t, coefficient=WEAVER_ADIABATIC)
     simulation should not be compared with.
     """
     return coefficient * (np.asarray(luminosity) * np.asarray(t) ** 3 / np.asarray(rho0)) ** 0.2
+
+
+def shear_flow_growth_rate(rho, u, pressure, gamma, k, length=1.0):
+    """Growth rate and frequency of the fastest linear mode ``exp(i k x + s t)`` of a parallel shear flow.
+
+    ``rho`` and ``u`` are the density and the x velocity at ``n`` equally spaced points of a periodic ``y``
+    interval of ``length``; the pressure is uniform. The linearised compressible Euler equations for
+    ``(rho', u', v', p') exp(i k x + s t)``,
+
+        s rho' = -i k u rho' - rho_y v' - rho (i k u' + v'_y),     s u' = -i k u u' - u_y v' - i k p' / rho,
+        s v' = -i k u v' - p'_y / rho,                             s p' = -i k u p' - gamma P (i k u' + v'_y),
+
+    are discretised with the Fourier differentiation matrix in ``y`` (spectral accuracy for smooth
+    profiles) and solved as a dense eigenvalue problem of size ``4 n``. Returns the eigenvalue with the
+    largest real part, ``s = sigma + i omega`` (``sigma`` is the growth rate of the mode's amplitude)."""
+    rho, u = np.asarray(rho, dtype=np.float64), np.asarray(u, dtype=np.float64)
+    n = rho.size
+    if rho.shape != (n,) or u.shape != (n,) or n < 8:
+        raise ValueError(f"rho and u must be 1D arrays of the same length >= 8; got {rho.shape} and {u.shape}")
+    if np.any(rho <= 0) or not pressure > 0 or not gamma > 1:
+        raise ValueError("rho and pressure must be > 0 and gamma > 1")
+    kk = 2.0 * np.pi * np.fft.fftfreq(n, length / n)
+    d = np.real(np.fft.ifft(1j * kk[:, None] * np.fft.fft(np.eye(n), axis=0), axis=0))  # d/dy, periodic
+    ik = 1j * k
+    adv, zero = -ik * np.diag(u), np.zeros((n, n))
+    a = np.block([
+        [adv, -ik * np.diag(rho), -(np.diag(d @ rho) + rho[:, None] * d), zero],
+        [zero, adv, -np.diag(d @ u), -ik * np.diag(1.0 / rho)],
+        [zero, zero, adv, -(1.0 / rho)[:, None] * d],
+        [zero, -ik * gamma * pressure * np.eye(n), -gamma * pressure * d, adv]])
+    ev = np.linalg.eigvals(a)
+    return complex(ev[np.argmax(ev.real)])
 
 
 class ExactRiemann:

@@ -4,7 +4,8 @@ Each function takes ``wl, wr`` of shape ``(3, n_faces)`` holding ``(rho, v, p)``
 ``(rho, rho v, E)`` through the face, shape ``(3, n_faces)``. The ``*_rows`` forms also take transverse
 velocities after the pressure, ``(rho, v_n, p, v_t1, ...)`` (multi-dimensional grids,
 :mod:`diffphys.hydro.cartesian`), and then return the fluxes ``(rho, rho v_n, E, rho v_t1, ...)``: the
-transverse velocities are carried by the mass flux (HLLC: the upwind side's in the star states). Wave-speed estimates are Davis'
+transverse velocities are carried by the mass flux (HLLC: the upwind side's in the star states).
+Wave-speed estimates are Davis'
 ``S_L = min(v_L - c_L, v_R - c_R)``, ``S_R = max(v_L + c_L, v_R + c_R)``.
 
 * :func:`rusanov` (local Lax-Friedrichs): the most diffusive, one wave speed.
