@@ -26,7 +26,10 @@ land the run exactly on ``t_end``. Gradients: every strategy of :mod:`diffphys.c
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -101,6 +104,12 @@ class CartesianEulerSolver(eqx.Module):
         origin: the box's lower corner (default 0).
         gravity: ``None`` or a constant acceleration vector ``(g_1, ..., g_d)``; its momentum and energy
             sources ``rho g`` and ``m . g`` are evaluated at the half step.
+        devices: ``None`` (default: one device, or whatever XLA's partitioner makes of a sharded input), or a
+            ``jax.sharding.Mesh`` (:func:`diffphys.parallel.device_mesh`): the grid's first axis is split into
+            equal blocks across its ``device_axis`` and each step runs per device (``jax.shard_map``) with one
+            cell layer exchanged with each neighbour (``lax.ppermute``) for the slopes and for the face states,
+            and the CFL maximum reduced across devices. Results equal the single-device run to round-off.
+        device_axis: the axis name of ``devices`` (default ``"batch"``, as ``device_mesh``).
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -115,9 +124,11 @@ class CartesianEulerSolver(eqx.Module):
     cfl: float = eqx.field(static=True)
     boundary: tuple = eqx.field(static=True)
     gravity: tuple | None = eqx.field(static=True)
+    devices: Any = eqx.field(static=True)
+    device_axis: str = eqx.field(static=True)
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
-                 boundary="periodic", origin=0.0, gravity=None):
+                 boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch"):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -145,6 +156,15 @@ class CartesianEulerSolver(eqx.Module):
             check_finite("gravity", g)
             gravity = tuple(float(x) for x in g)
         self.gravity = gravity
+        if devices is not None:
+            if not isinstance(devices, jax.sharding.Mesh) or device_axis not in devices.axis_names:
+                raise ValueError(f"devices must be None or a jax.sharding.Mesh with an axis {device_axis!r} "
+                                 f"(see diffphys.parallel.device_mesh); got {devices!r}")
+            n_dev = devices.shape[device_axis]
+            if self.shape[0] % n_dev or self.shape[0] // n_dev < 2:
+                raise ValueError(f"shape[0] = {self.shape[0]} must be a multiple of the number of devices ({n_dev}) "
+                                 f"with at least 2 cells per device")
+        self.devices, self.device_axis = devices, device_axis
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -219,41 +239,67 @@ class CartesianEulerSolver(eqx.Module):
         kin = sum(mk * vk for mk, vk in zip(m, v))
         return (rho, *v, (self.gamma - 1.0) * (e - 0.5 * kin))
 
-    def _ghost(self, x, axis, last, var):
-        """The outside neighbour layer of ``x`` across the low (``last=False``) or high boundary of ``axis``."""
+    def _outside(self, inner, edge_src, axis, last, var, halo):
+        """The layer just outside the low (``last=False``) or high side of ``axis``: the neighbouring cells' layer
+        of ``inner`` (periodic wrap, or the neighbouring device's block), or at a wall / outflow boundary the
+        edge layer of ``edge_src`` mirrored (normal velocity negated) or copied."""
         kind = self.boundary[axis][int(last)]
-        if kind == "periodic":
-            return _end(x, axis, not last)
-        edge = _end(x, axis, last)
-        return -edge if (kind == "reflective" and var == axis + 1) else edge
+        bc = None
+        if kind != "periodic":
+            edge = _end(edge_src, axis, last)
+            bc = -edge if (kind == "reflective" and var == axis + 1) else edge
+        if halo is None or axis != 0:
+            return _end(inner, axis, not last) if bc is None else bc
+        name, n_dev = halo
+        # the low ghost of device i is device i-1's last layer; the high ghost is device i+1's first layer
+        shift = -1 if last else 1
+        perm = [(j, (j + shift) % n_dev) for j in range(n_dev)]
+        recv = lax.ppermute(_end(inner, axis, not last), name, perm)
+        if bc is None:
+            return recv
+        return jnp.where(lax.axis_index(name) == (n_dev - 1 if last else 0), bc, recv)
 
-    def _faces(self, plus, minus, axis):
+    def _faces(self, plus, minus, axis, halo=None):
         """Left and right states on the ``n + 1`` faces normal to ``axis`` from each cell's high-side
-        (``plus``) and low-side (``minus``) face values; the outside states follow the boundaries."""
+        (``plus``) and low-side (``minus``) face values; the outside states follow the boundaries (a wall
+        mirrors the inside face state, outflow copies it)."""
         left, right = [], []
         for k, (pk, mk) in enumerate(zip(plus, minus)):
-            lo, hi = self.boundary[axis]
-            if lo == "periodic":
-                l0, rn = _end(pk, axis, True), _end(mk, axis, False)
-            else:
-                # a wall mirrors the inside face state (normal velocity negated); outflow copies it
-                l0, rn = self._ghost(mk, axis, False, k), self._ghost(pk, axis, True, k)
-            left.append(jnp.concatenate([l0, pk], axis=axis))
-            right.append(jnp.concatenate([mk, rn], axis=axis))
+            left.append(jnp.concatenate([self._outside(pk, mk, axis, False, k, halo), pk], axis=axis))
+            right.append(jnp.concatenate([mk, self._outside(mk, pk, axis, True, k, halo)], axis=axis))
         return left, right
 
-    def _neighbours(self, x, axis, var):
+    def _neighbours(self, x, axis, var, halo=None):
         """``x`` at the lower and upper neighbour of every cell along ``axis`` (boundary ghosts outside)."""
         n = x.shape[axis]
-        lower = jnp.concatenate([self._ghost(x, axis, False, var), _take(x, axis, 0, n - 1)], axis=axis)
-        upper = jnp.concatenate([_take(x, axis, 1), self._ghost(x, axis, True, var)], axis=axis)
+        lower = jnp.concatenate([self._outside(x, x, axis, False, var, halo), _take(x, axis, 0, n - 1)], axis=axis)
+        upper = jnp.concatenate([_take(x, axis, 1), self._outside(x, x, axis, True, var, halo)], axis=axis)
         return lower, upper
+
+    @property
+    def _n_dev(self) -> int:
+        return 1 if self.devices is None else int(self.devices.shape[self.device_axis])
+
+    def _sharded(self, fn, out_spec, check_vma=True):
+        """``fn(u, dt)`` run per device on blocks of the first grid axis, with one-layer halos exchanged."""
+        from jax.sharding import PartitionSpec as P
+
+        halo = (self.device_axis, self._n_dev)
+        return jax.shard_map(lambda u, dt: fn(u, dt, halo), mesh=self.devices, check_vma=check_vma,
+                             in_specs=(P(None, self.device_axis), P()), out_specs=out_spec)
 
     def step(self, state: CartesianState, params=None, dt=None) -> CartesianState:
         """One MUSCL-Hancock step of size ``dt`` (``params`` is unused: kept for the solver protocol)."""
         dt = jnp.asarray(dt, state.u.dtype)
+        if self._n_dev > 1:
+            from jax.sharding import PartitionSpec as P
+
+            return CartesianState(self._sharded(self._step, P(None, self.device_axis))(state.u, dt))
+        return CartesianState(self._step(state.u, dt, None))
+
+    def _step(self, u, dt, halo):
         d, g = self.ndim, self.gamma
-        u = tuple(state.u)
+        u = tuple(u)
         u = (u[0], *(_flush(m) for m in u[1:-1]), u[-1])
         w = self._primitive_rows(u)
         rho, vel, p = w[0], w[1:-1], w[-1]
@@ -268,7 +314,7 @@ class CartesianEulerSolver(eqx.Module):
             for a in range(d):
                 sa = []
                 for k, x in enumerate(w):
-                    lower, upper = self._neighbours(x, a, k)
+                    lower, upper = self._neighbours(x, a, k, halo)
                     sa.append(materialize(lim(x - lower, upper - x), one))
                 slopes.append(sa)
             drho = jnp.zeros_like(rho)
@@ -296,9 +342,9 @@ class CartesianEulerSolver(eqx.Module):
             else:
                 plus = [x + hs for x, hs in zip(pred, half[a])]
                 minus = [x - hs for x, hs in zip(pred, half[a])]
-            wl, wr = self._faces(plus, minus, a)
+            wl, wr = self._faces(plus, minus, a, halo)
             if half[a] is not None:
-                cl, cr = self._faces(w, w, a)  # first-order states on the same faces
+                cl, cr = self._faces(w, w, a, halo)  # first-order states on the same faces
                 lo_rho = THETA * jnp.minimum(cl[0], cr[0])
                 lo_p = THETA * jnp.minimum(cl[-1], cr[-1])
                 ok = (wl[0] > lo_rho) & (wl[-1] > lo_p) & (wr[0] > lo_rho) & (wr[-1] > lo_p)
@@ -310,7 +356,7 @@ class CartesianEulerSolver(eqx.Module):
             order = [0, 1 + a, d + 1, *(1 + k for k in others)]
             f = RIEMANN_ROWS[self.riemann]([wl[i] for i in order], [wr[i] for i in order], g, one)
             for i, fk in zip(order, f):
-                fk = self._wall_flux(fk, a, i)
+                fk = self._wall_flux(fk, a, i, halo)
                 fk = materialize(fk, one)
                 n = fk.shape[a]
                 rate[i] = rate[i] - (_take(fk, a, 1) - _take(fk, a, 0, n - 1)) * (1.0 / dx[a])
@@ -319,29 +365,42 @@ class CartesianEulerSolver(eqx.Module):
             for k, gk in enumerate(self.gravity):
                 rate[1 + k] = rate[1 + k] + rho_h * gk
                 rate[-1] = rate[-1] + rho_h * vel_h[k] * gk
-        return CartesianState(jnp.stack([x + dt * r for x, r in zip(u, rate)]))
+        return jnp.stack([x + dt * r for x, r in zip(u, rate)])
 
-    def _wall_flux(self, f, axis, var):
-        """Set the mass, energy and transverse-momentum fluxes through reflective walls to exactly zero."""
+    def _wall_flux(self, f, axis, var, halo=None):
+        """Set the mass, energy and transverse-momentum fluxes through reflective walls to exactly zero (on a
+        split axis, only on the devices that hold the wall)."""
         if var == axis + 1:
             return f
         lo, hi = self.boundary[axis]
         if lo != "reflective" and hi != "reflective":
             return f
         n = f.shape[axis]
-        mask = np.ones(n)
-        if lo == "reflective":
-            mask[0] = 0.0
-        if hi == "reflective":
-            mask[-1] = 0.0
+        mask = jnp.ones(n, f.dtype)
+        split = halo is not None and axis == 0
+        for kind, index, device in ((lo, 0, 0), (hi, n - 1, None if halo is None else halo[1] - 1)):
+            if kind == "reflective":
+                keep = jnp.where(lax.axis_index(halo[0]) == device, 0.0, 1.0).astype(f.dtype) if split else 0.0
+                mask = mask.at[index].set(keep)
         shape = [1] * f.ndim
         shape[axis] = n
-        return f * jnp.asarray(mask.reshape(shape), f.dtype)
+        return f * mask.reshape(shape)
 
     def max_dt(self, state: CartesianState, params=None):
         """``cfl / max_cells sum_k (|v_k| + c) / dx_k``."""
-        w = self._primitive_rows(tuple(state.u))
+        if self._n_dev > 1:
+            from jax.sharding import PartitionSpec as P
+
+            # the gathered maximum is the same on every device (replication the checker cannot infer)
+            fn = self._sharded(lambda u, _, halo: self._max_dt(u, halo), P(), check_vma=False)
+            return fn(state.u, jnp.zeros((), state.u.dtype))
+        return self._max_dt(state.u, None)
+
+    def _max_dt(self, u, halo):
+        w = self._primitive_rows(tuple(u))
         rho, vel, p = w[0], w[1:-1], w[-1]
         c = jnp.sqrt(self.gamma * p / rho)
-        rate = sum((jnp.abs(vk) + c) * (1.0 / h) for vk, h in zip(vel, self.dx))
-        return self.cfl / jnp.max(rate)
+        rate = jnp.max(sum((jnp.abs(vk) + c) * (1.0 / h) for vk, h in zip(vel, self.dx)))
+        if halo is not None:  # the devices' maxima gathered (lax.pmax has no derivative rule)
+            rate = jnp.max(lax.all_gather(rate, halo[0]))
+        return self.cfl / rate
