@@ -52,6 +52,7 @@ def run(config: Config, out: Path) -> dict:
 
     from ..core.io import save_figure, save_gif, write_json
     from ..core.progress import progress_bar
+    from ..viz.fields import snapshot_row
     from ..hydro import kelvin_helmholtz_problem, kh_linear_growth_rate, kh_mode_amplitude, solve
 
     c = config
@@ -101,14 +102,8 @@ def run(config: Config, out: Path) -> dict:
     growth_lin = kh_linear_growth_rate(gamma=solver.gamma)
 
     keys = sorted(snaps)
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.0), squeeze=False)
-    for ax, key in zip(axes.flat, keys):
-        im = ax.imshow(snaps[key].T, origin="lower", extent=(0, 1, 0, 1), cmap="magma", vmin=0.9, vmax=2.1)
-        ax.set_title(f"density, t = {key * c.segment:.2f}")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
-    save_figure(fig, out / "density.png")
+    snapshot_row([snaps[k] for k in keys], [f"density, t = {k * c.segment:.2f}" for k in keys], (0, 1, 0, 1),
+                 out / "density.png", height=4.0, cmap="magma", vmin=0.9, vmax=2.1)
 
     fig, ax = plt.subplots(1, 1, figsize=(6, 4))
     ax.semilogy(t, amp, label=f"{c.n}^2, {c.riemann} + {c.limiter}")

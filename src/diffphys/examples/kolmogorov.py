@@ -59,6 +59,7 @@ def run(config: Config, out: Path) -> dict:
     from ..core.progress import progress_bar
     from ..flow import kolmogorov
     from ..flow.plots import rgb_frame
+    from ..viz.fields import snapshot_row
 
     c = config
     solver, state, params = kolmogorov(c.n, viscosity=c.viscosity, drag=c.drag,
@@ -119,15 +120,8 @@ def run(config: Config, out: Path) -> dict:
     slope = float(np.polyfit(np.log(k[fit]), np.log(spec[fit]), 1)[0])
 
     keys = sorted(snaps)
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.2), squeeze=False)
-    for ax, key in zip(axes.flat, keys):
-        im = ax.imshow(snaps[key].T, origin="lower", extent=(0, 2 * np.pi, 0, 2 * np.pi), cmap="RdBu_r",
-                       vmin=-lim, vmax=lim)
-        ax.set_title(f"vorticity, t = {key * c.segment:.1f}")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
-    save_figure(fig, out / "vorticity.png")
+    snapshot_row([snaps[k] for k in keys], [f"vorticity, t = {k * c.segment:.1f}" for k in keys],
+                 (0, 2 * np.pi, 0, 2 * np.pi), out / "vorticity.png", cmap="RdBu_r", vmin=-lim, vmax=lim)
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     ax[0].plot(t, e, label="energy E")
