@@ -30,8 +30,10 @@ def test_uniform_in_y_equals_1d_solver(riemann, limiter):
     st2 = s2.initial_state(np.where(x < 0.5, 1.0, 0.125), (0.0, 0.0), np.where(x < 0.5, 1.0, 0.1))
     u1 = np.asarray(simulate(s1, st1, None, num_steps=steps, dt=dt).state.u)
     u2 = run_fixed(s2, st2.u, dt, steps)
-    assert np.abs(u2 - u2[:, :, :1]).max() == 0.0  # exactly uniform along y
-    assert np.abs(u2[2]).max() == 0.0  # no transverse momentum appears
+    # uniform along y and no transverse momentum, to round-off: the y-fluxes of a uniform row are equal in exact
+    # arithmetic, but XLA may round a vectorised loop's body and its remainder differently (measured 0 to 5e-16)
+    assert np.abs(u2 - u2[:, :, :1]).max() <= 1e-14
+    assert np.abs(u2[2]).max() <= 1e-14
     for k2, k1 in ((0, 0), (1, 1), (3, 2)):
         np.testing.assert_allclose(u2[k2], np.broadcast_to(u1[k1][:, None], u2[k2].shape), rtol=0, atol=1e-13)
 

@@ -37,7 +37,7 @@ from jax import lax
 from ..core.checks import check_choice, check_finite, check_range, is_concrete
 from .reconstruct import LIMITERS, materialize
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
-from .solver import THETA, _flush, _one
+from .solver import THETA, _flush, _one, _stack
 from .state import check_gamma
 
 __all__ = ["CartesianEulerSolver", "CartesianState", "CARTESIAN_BOUNDARIES"]
@@ -365,7 +365,7 @@ class CartesianEulerSolver(eqx.Module):
             for k, gk in enumerate(self.gravity):
                 rate[1 + k] = rate[1 + k] + rho_h * gk
                 rate[-1] = rate[-1] + rho_h * vel_h[k] * gk
-        return jnp.stack([x + dt * r for x, r in zip(u, rate)])
+        return _stack([x + dt * r for x, r in zip(u, rate)])
 
     def _wall_flux(self, f, axis, var, halo=None):
         """Set the mass, energy and transverse-momentum fluxes through reflective walls to exactly zero (on a
