@@ -22,6 +22,14 @@ smaller neighbouring average gets the first-order states on both sides.
 The step size is ``dt = cfl / max_cells sum_k (|v_k| + c) / dx_k`` (the unsplit scheme's stability
 condition with all directions together); :func:`diffphys.hydro.solve` / :func:`diffphys.core.simulate`
 land the run exactly on ``t_end``. Gradients: every strategy of :mod:`diffphys.core.gradients`.
+
+``geometry="axisymmetric"`` (two axes): axis 0 is the cylindrical radius ``R >= 0`` and axis 1 the symmetry axis
+``z``; the state is the same, with ``m_1 = rho v_R`` and ``m_2 = rho v_z``. The radial fluxes are weighted by the
+face areas ``2 pi R dz`` and divided by the cell volumes ``pi (R_+^2 - R_-^2) dz``, the radial momentum gets the
+geometric source ``p (A_+ - A_-) / V`` with the half-step pressure, and the predictor the geometric terms
+``-dt/2 rho v_R / R`` and ``-dt/2 gamma p v_R / R`` (the 1D cylindrical solver's conservative form,
+:mod:`diffphys.hydro.solver`, along ``R``): mass and energy change only by round-off in a closed domain, a
+problem uniform along ``z`` is the 1D cylindrical run, and a point explosion on the axis is a spherical blast.
 """
 
 from __future__ import annotations
@@ -38,11 +46,13 @@ from ..core.checks import check_choice, check_finite, check_range, is_concrete
 from .reconstruct import LIMITERS, materialize
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
 from .solver import THETA, _flush, _one, _stack
+from .sources import StellarWind
 from .state import check_gamma
 
-__all__ = ["CartesianEulerSolver", "CartesianState", "CARTESIAN_BOUNDARIES"]
+__all__ = ["CartesianEulerSolver", "CartesianState", "CARTESIAN_BOUNDARIES", "CARTESIAN_GEOMETRIES"]
 
 CARTESIAN_BOUNDARIES = ("periodic", "reflective", "outflow")
+CARTESIAN_GEOMETRIES = ("cartesian", "axisymmetric")
 
 
 class CartesianState(eqx.Module):
@@ -110,6 +120,16 @@ class CartesianEulerSolver(eqx.Module):
             cell layer exchanged with each neighbour (``lax.ppermute``) for the slopes and for the face states,
             and the CFL maximum reduced across devices. Results equal the single-device run to round-off.
         device_axis: the axis name of ``devices`` (default ``"batch"``, as ``device_mesh``).
+        geometry: ``"cartesian"`` (default) or ``"axisymmetric"``: two axes ``(R, z)``, ``origin[0] >= 0``;
+            with ``origin[0] == 0`` the low side of axis 0 is the symmetry axis and must be ``"reflective"``.
+            Not combined with ``devices``.
+        source: ``None`` or a :class:`~diffphys.hydro.StellarWind`: mass ``Mdot`` and total energy
+            ``Mdot v_inf^2 / 2`` per unit time (``params``, a :class:`~diffphys.hydro.WindParams`), spread per
+            unit volume over the cells whose centres lie within ``n_inject`` cell widths (the smallest axis's)
+            of ``source_center``; the injected mass carries the local (half-step) velocity, as in the 1D solver.
+            The injected mass and energy are ``Mdot t`` and ``Mdot v_inf^2 t / 2`` to round-off.
+        source_center: the wind's position (default: the box's centre; axisymmetric: on the axis, ``R = 0``,
+            at the middle of the ``z`` range). The whole injection sphere must lie inside the grid.
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -126,9 +146,13 @@ class CartesianEulerSolver(eqx.Module):
     gravity: tuple | None = eqx.field(static=True)
     devices: Any = eqx.field(static=True)
     device_axis: str = eqx.field(static=True)
+    geometry: str = eqx.field(static=True)
+    source: StellarWind | None
+    source_center: tuple | None = eqx.field(static=True)
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
-                 boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch"):
+                 boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch",
+                 geometry="cartesian", source=None, source_center=None):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -165,6 +189,40 @@ class CartesianEulerSolver(eqx.Module):
                 raise ValueError(f"shape[0] = {self.shape[0]} must be a multiple of the number of devices ({n_dev}) "
                                  f"with at least 2 cells per device")
         self.devices, self.device_axis = devices, device_axis
+        check_choice("geometry", geometry, CARTESIAN_GEOMETRIES)
+        if geometry == "axisymmetric":
+            if d != 2:
+                raise ValueError(f"geometry 'axisymmetric' needs 2 axes (R, z); got shape {self.shape}")
+            if self.origin[0] < 0:
+                raise ValueError(f"geometry 'axisymmetric' needs origin[0] (the smallest radius) >= 0; got "
+                                 f"{self.origin[0]:g}")
+            if self.origin[0] == 0 and self.boundary[0][0] != "reflective":
+                raise ValueError("geometry 'axisymmetric' with origin[0] = 0: the low side of axis 0 is the symmetry "
+                                 f"axis and must be 'reflective'; got {self.boundary[0][0]!r}")
+            if devices is not None:
+                raise ValueError("geometry 'axisymmetric' is not split across devices (devices must be None)")
+        self.geometry = geometry
+        if source is not None and not isinstance(source, StellarWind):
+            raise ValueError(f"source must be None or a StellarWind; got {type(source).__name__}")
+        self.source, self.source_center = source, None
+        if source is not None:
+            lo, hi = np.asarray(self.origin), np.asarray(self.origin) + np.asarray(self.lengths)
+            if source_center is None:
+                source_center = 0.5 * (lo + hi)
+                if geometry == "axisymmetric":
+                    source_center[0] = 0.0
+            c = np.broadcast_to(np.asarray(source_center, dtype=np.float64), (d,))
+            check_finite("source_center", c)
+            if geometry == "axisymmetric" and c[0] != 0.0:
+                raise ValueError(f"an axisymmetric wind sits on the axis: source_center[0] must be 0; got {c[0]:g}")
+            r_inj = source.n_inject * min(self.dx)
+            lo_ok = (c - r_inj >= lo) | ((c == 0.0) & (geometry == "axisymmetric") & (np.arange(d) == 0))
+            if not (np.all(lo_ok) and np.all(c + r_inj <= hi)):
+                raise ValueError(f"the wind's injection sphere (radius {r_inj:g} around {tuple(c)}) must lie inside "
+                                 f"the grid [{tuple(lo)}, {tuple(hi)}]")
+            self.source_center = tuple(float(x) for x in c)
+            if devices is not None:
+                raise ValueError("a StellarWind source is not split across devices (devices must be None)")
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -178,7 +236,33 @@ class CartesianEulerSolver(eqx.Module):
 
     @property
     def cell_volume(self) -> float:
+        """The volume of a cell (Cartesian grids; see :meth:`cell_volumes` for every cell)."""
         return float(np.prod(self.dx))
+
+    def _radial(self):
+        """Axisymmetric grids: the radial grid's face areas ``2 pi R`` (``n_0 + 1``), ``1 / V`` and
+        ``(A_+ - A_-) / V`` per unit length of ``z`` (``n_0`` each) and the cell-centre radii."""
+        from .grid import RadialGrid
+
+        g = RadialGrid(self.shape[0], r_max=self.origin[0] + self.lengths[0], r_min=self.origin[0],
+                       geometry="cylindrical")
+        return g.areas, 1.0 / g.volumes, (g.areas[1:] - g.areas[:-1]) / g.volumes, g.centers, g.volumes
+
+    def source_weights(self):
+        """The wind's weight per cell, ``1 / (total injection volume)`` inside the injection sphere and 0
+        outside (``numpy``, ``shape``); ``None`` without a source."""
+        if self.source is None:
+            return None
+        dist2 = sum((x - c) ** 2 for x, c in zip(self.centers(), self.source_center))
+        inside = dist2 < (self.source.n_inject * min(self.dx)) ** 2
+        vol = self.cell_volumes()
+        return np.where(inside, 1.0 / vol[inside].sum(), 0.0)
+
+    def cell_volumes(self):
+        """The volume of every cell, a ``numpy`` array of ``shape`` (axisymmetric: ``pi (R_+^2 - R_-^2) dz``)."""
+        if self.geometry == "axisymmetric":
+            return np.broadcast_to((self._radial()[4] * self.dx[1])[:, None], self.shape).copy()
+        return np.full(self.shape, self.cell_volume)
 
     def centers(self):
         """Cell-centre coordinates, one ``numpy`` array of ``shape`` per axis (``indexing="ij"``)."""
@@ -215,7 +299,11 @@ class CartesianEulerSolver(eqx.Module):
         return jnp.stack(self._primitive_rows(tuple(state.u)))
 
     def totals(self, state: CartesianState):
-        """Total mass, momenta and energy ``sum(u) dV`` (what the scheme conserves)."""
+        """Total mass, momenta and energy ``sum(u dV)`` (what the scheme conserves; axisymmetric: the radial
+        momentum entry is ``sum(rho v_R dV)``, which the geometric source changes)."""
+        if self.geometry == "axisymmetric":
+            vol = jnp.asarray(self.cell_volumes(), state.u.dtype)
+            return jnp.sum((state.u * vol).reshape(state.u.shape[0], -1), axis=1)
         return jnp.sum(state.u.reshape(state.u.shape[0], -1), axis=1) * self.cell_volume
 
     def validate(self, state: CartesianState, name="state0"):
@@ -289,15 +377,16 @@ class CartesianEulerSolver(eqx.Module):
                              in_specs=(P(None, self.device_axis), P()), out_specs=out_spec)
 
     def step(self, state: CartesianState, params=None, dt=None) -> CartesianState:
-        """One MUSCL-Hancock step of size ``dt`` (``params`` is unused: kept for the solver protocol)."""
+        """One MUSCL-Hancock step of size ``dt``; ``params``: the :class:`~diffphys.hydro.WindParams` of a
+        ``source`` (unused without one)."""
         dt = jnp.asarray(dt, state.u.dtype)
         if self._n_dev > 1:
             from jax.sharding import PartitionSpec as P
 
             return CartesianState(self._sharded(self._step, P(None, self.device_axis))(state.u, dt))
-        return CartesianState(self._step(state.u, dt, None))
+        return CartesianState(self._step(state.u, dt, None, params))
 
-    def _step(self, u, dt, halo):
+    def _step(self, u, dt, halo, params=None):
         d, g = self.ndim, self.gamma
         u = tuple(u)
         u = (u[0], *(_flush(m) for m in u[1:-1]), u[-1])
@@ -306,6 +395,7 @@ class CartesianEulerSolver(eqx.Module):
         one = _one(rho)
         dtype = rho.dtype
         dx = self.dx
+        axi = self._radial() if self.geometry == "axisymmetric" else None
         if self.limiter is None:
             pred, half = w, [None] * d
         else:
@@ -329,6 +419,10 @@ class CartesianEulerSolver(eqx.Module):
                     dv[k] = dv[k] - h * (va * s[1 + k])
                 dv[a] = dv[a] - h * (s[-1] / rho)
                 dp = dp - h * (va * s[-1] + g * p * s[1 + a])
+            if axi is not None:  # the cylindrical terms -rho v_R / R and -gamma p v_R / R at the half step
+                geo = 0.5 * dt * vel[0] * jnp.asarray(1.0 / axi[3], dtype)[:, None]
+                drho = drho - geo * rho
+                dp = dp - geo * g * p
             if self.gravity is not None:
                 dv = [dvk + 0.5 * dt * gk for dvk, gk in zip(dv, self.gravity)]
             good = materialize(jnp.where((rho + drho > 0.5 * rho) & (p + dp > 0.5 * p), 1.0, 0.0).astype(dtype),
@@ -357,9 +451,26 @@ class CartesianEulerSolver(eqx.Module):
             f = RIEMANN_ROWS[self.riemann]([wl[i] for i in order], [wr[i] for i in order], g, one)
             for i, fk in zip(order, f):
                 fk = self._wall_flux(fk, a, i, halo)
-                fk = materialize(fk, one)
                 n = fk.shape[a]
+                if axi is not None and a == 0:  # area-weighted radial fluxes over the cell volumes
+                    fk = materialize(fk * jnp.asarray(axi[0], dtype)[:, None], one)
+                    rate[i] = rate[i] - (_take(fk, a, 1) - _take(fk, a, 0, n - 1)) * jnp.asarray(axi[1], dtype)[:, None]
+                    continue
+                fk = materialize(fk, one)
                 rate[i] = rate[i] - (_take(fk, a, 1) - _take(fk, a, 0, n - 1)) * (1.0 / dx[a])
+        if axi is not None:  # the geometric pressure source of the radial momentum, with the half-step pressure
+            p_half = pred[-1]
+            p_half = jnp.where(p_half > 0, p_half, p)
+            rate[1] = rate[1] + p_half * jnp.asarray(axi[2], dtype)[:, None]
+        if self.source is not None:  # mass and energy per unit volume; the mass carries the half-step velocity
+            if params is None:
+                raise ValueError("a solver with a StellarWind source needs params (WindParams)")
+            w = jnp.asarray(self.source_weights(), dtype)
+            mdot = params.mdot.astype(dtype)
+            rate[0] = rate[0] + mdot * w
+            for k in range(d):
+                rate[1 + k] = rate[1 + k] + mdot * pred[1 + k] * w
+            rate[-1] = rate[-1] + (0.5 * mdot * params.v_inf.astype(dtype) ** 2) * w
         if self.gravity is not None:
             rho_h, vel_h = pred[0], pred[1:-1]
             for k, gk in enumerate(self.gravity):
@@ -394,13 +505,15 @@ class CartesianEulerSolver(eqx.Module):
             # the gathered maximum is the same on every device (replication the checker cannot infer)
             fn = self._sharded(lambda u, _, halo: self._max_dt(u, halo), P(), check_vma=False)
             return fn(state.u, jnp.zeros((), state.u.dtype))
-        return self._max_dt(state.u, None)
+        return self._max_dt(state.u, None, params)
 
-    def _max_dt(self, u, halo):
+    def _max_dt(self, u, halo, params=None):
         w = self._primitive_rows(tuple(u))
         rho, vel, p = w[0], w[1:-1], w[-1]
         c = jnp.sqrt(self.gamma * p / rho)
         rate = jnp.max(sum((jnp.abs(vk) + c) * (1.0 / h) for vk, h in zip(vel, self.dx)))
+        if self.source is not None:  # the wind's terminal speed along every axis at once (a bound)
+            rate = jnp.maximum(rate, params.v_inf.astype(rate.dtype) * sum(1.0 / h for h in self.dx))
         if halo is not None:  # the devices' maxima gathered (lax.pmax has no derivative rule)
             rate = jnp.max(lax.all_gather(rate, halo[0]))
         return self.cfl / rate
