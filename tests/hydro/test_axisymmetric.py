@@ -151,14 +151,10 @@ def wind_bubble(n_r, n_inject):
     closed, the star on the axis at z = 0; and the 1D spherical run at the same cell width. Returns the outer
     shock radius (pressure twice ambient) on the equator, on the axis and on the diagonal, the 1D radius and
     Weaver's adiabatic radius, and the 2D run's mass and energy budgets' relative errors."""
-    from diffphys.hydro import StellarWind, weaver_outer_shock_radius, wind_problem
+    from diffphys.hydro import axisymmetric_wind_problem, weaver_outer_shock_radius
 
-    wp = wind_problem(n_r, n_inject=n_inject)
-    big = wp.solver.grid.r_max
-    s = CartesianEulerSolver((n_r, 2 * n_r), lengths=(big, 2 * big), origin=(0.0, -big), gamma=5.0 / 3.0, cfl=0.4,
-                             geometry="axisymmetric", boundary="reflective", source=StellarWind(n_inject))
+    s, st, wp = axisymmetric_wind_problem(n_r, n_inject)
     r, z = s.centers()
-    st = s.initial_state(wp.rho0, (0.0, 0.0), wp.p0)
     sol = jax.jit(lambda st, p: solve(s, st, p, t_end=wp.t_end, max_steps=40000))(st, wp.params)
     assert bool(sol.reached)
     w = np.asarray(s.primitive(sol.state))

@@ -55,6 +55,23 @@ def test_kelvin_helmholtz_cli_small_run(tmp_path, capsys):
     assert main(["run", "kelvin-helmholtz", "--out", str(tmp_path / "y"), "--set", "limiter=superbee"]) == 2
 
 
+def test_wind_2d_cli_small_run(tmp_path, capsys):
+    """32 x 64 cells: the figure and keys are written, the budgets are exact (float64 here), the bubble's radius on
+    the equator is the 1D run's within 3%; bad input exits with code 2."""
+    import json
+
+    from diffphys.cli import main
+
+    out = tmp_path / "w2d"
+    assert main(["run", "wind-2d", "--out", str(out), "--set", "n_r=32", "--set", "n_inject=2"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert abs(m["mass_budget_rel_err"]) <= 1e-10 and abs(m["energy_budget_rel_err"]) <= 1e-10
+    assert abs(m["equator_vs_1d_rel"]) <= 0.03 and abs(m["outer_shock_rel_err_1d"]) <= 0.15
+    assert (out / "bubble.png").exists() and m["cells"] == 2048
+    assert main(["run", "wind-2d", "--out", str(tmp_path / "x"), "--set", "n_r=32", "--set", "n_inject=20"]) == 2
+    assert "n_inject must be" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_kelvin_helmholtz_fit_quick_recovers_the_truth_within_its_errors(tmp_path):
     """Levenberg-Marquardt through the 2D solver from a noisy density image: the misfit drops from ~15 to the noise

@@ -12,7 +12,8 @@ from .solver import EulerSolver
 from .sources import StellarWind, WindParams
 from .units import CodeUnits
 
-__all__ = ["kelvin_helmholtz_problem", "kelvin_helmholtz_profile", "kh_linear_growth_rate", "kh_mode_amplitude",
+__all__ = ["axisymmetric_wind_problem",
+           "kelvin_helmholtz_problem", "kelvin_helmholtz_profile", "kh_linear_growth_rate", "kh_mode_amplitude",
            "riemann_problem", "RIEMANN_PROBLEMS", "sedov_problem", "WindProblem", "wind_problem", "outer_shock_radius"]
 
 #: (left, right, x0, t_end) for Toro's test problems 1-3 (gamma = 1.4)
@@ -93,6 +94,23 @@ def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_
     mdot = mdot_per_msun_myr * m_star if mdot_msun_myr is None else mdot_msun_myr
     params = WindParams(np.asarray(u.velocity(v_inf_kms), dtype=dtype), np.asarray(u.mass_loss_rate(mdot), dtype=dtype))
     return WindProblem(solver, state0, params, float(u.time_yr(t_end_yr)), rho0, p0, u)
+
+
+def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, **wind_kw):
+    """The lecture's wind bubble (:func:`wind_problem`) on an axisymmetric ``(R, z)`` grid: ``n_r x 2 n_r`` cells
+    on ``[0, 3] x [-3, 3]`` pc, closed (the budgets are exact), the star on the axis at ``z = 0`` injecting into
+    the cells within ``n_inject`` cell widths. Returns ``(solver, state0, wind)`` with ``wind`` the 1D spherical
+    :class:`WindProblem` of the same cell width and injection radius (its params, ``t_end``, ambient state, units
+    are the 2D run's too)."""
+    from .cartesian import CartesianEulerSolver
+
+    wind = wind_problem(n_r, n_inject=n_inject, dtype=dtype, **wind_kw)
+    big = wind.solver.grid.r_max
+    solver = CartesianEulerSolver((n_r, 2 * n_r), lengths=(big, 2 * big), origin=(0.0, -big), gamma=wind.solver.gamma,
+                                  riemann=wind.solver.riemann, limiter=wind.solver.limiter, cfl=cfl,
+                                  geometry="axisymmetric", boundary="reflective", source=StellarWind(n_inject))
+    state0 = solver.initial_state(wind.rho0, (0.0, 0.0), wind.p0, dtype=dtype)
+    return solver, state0, wind
 
 
 def outer_shock_radius(r, p, p_ambient, factor=2.0):
