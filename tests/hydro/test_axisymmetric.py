@@ -94,9 +94,10 @@ def test_closed_cylinder_conserves_mass_and_energy():
     assert w[0].min() > 0 and w[3].min() > 0
 
 
-def test_reverse_equals_forward_axisymmetric():
+@pytest.mark.slow
+def test_reverse_mode_matches_central_differences_axisymmetric():
     """The derivative of the final mass inside R < 0.3 with respect to the blast pressure: reverse mode
-    (checkpointed, adaptive steps) equals forward mode to 1e-10, and a central difference to 1e-6."""
+    (checkpointed, adaptive steps) equals a central difference to 1e-6 (forward mode: the wind test below)."""
     s = CartesianEulerSolver((16, 16), lengths=1.0, geometry="axisymmetric",
                              boundary=(("reflective", "outflow"), "outflow"))
     r, z = s.centers()
@@ -109,11 +110,10 @@ def test_reverse_equals_forward_axisymmetric():
         return jnp.sum(jnp.where(r < 0.3, sol.state.u[0] * vol, 0.0))
 
     a = jnp.asarray(0.5)
-    rev, fwd = jax.jit(jax.grad(f))(a), jax.jit(jax.jacfwd(f))(a)
+    rev = jax.jit(jax.grad(f))(a)
     h = 1e-4
     fj = jax.jit(f)
     fd = (fj(a + h) - fj(a - h)) / (2 * h)
-    assert float(rev) == pytest.approx(float(fwd), rel=1e-10)
     assert float(rev) == pytest.approx(float(fd), rel=1e-6)
     assert abs(float(rev)) > 1e-3
 
@@ -210,3 +210,48 @@ def test_bad_wind_input(kwargs, match):
     kw.update(kwargs)
     with pytest.raises(ValueError, match=match):
         CartesianEulerSolver(**kw)
+
+
+def test_cooling_on_a_2d_grid_matches_the_analytic_isochoric_solution():
+    """Uniform gas at rest in a closed (R, z) cylinder with bremsstrahlung: sqrt(T) = sqrt(T0) - a Lambda_0 t / 2
+    in every cell to 1e-10 (the hydro does nothing), density unchanged."""
+    from diffphys.hydro import CodeUnits, Cooling
+
+    u_ = CodeUnits()
+    c = Cooling.bremsstrahlung(gaunt=1.2)
+    rho, t0 = float(u_.density(1.0, mu=0.6)), 1e7
+    s = CartesianEulerSolver((8, 8), lengths=1.0, gamma=5 / 3, geometry="axisymmetric", boundary="reflective",
+                             cooling=c)
+    sol = solve(s, s.initial_state(rho, (0.0, 0.0), rho * t0 / c.k_t), t_end=float(u_.time(0.5)), max_steps=20_000)
+    assert bool(sol.reached) and int(sol.num_steps) > 500
+    w = np.asarray(s.primitive(sol.state))
+    a = (2 / 3) * c.k_t * c.c_rate * rho
+    exact = (np.sqrt(t0) - a * 1.4e-27 * 1.2 * float(sol.t) / 2) ** 2
+    assert exact < 0.995 * t0
+    np.testing.assert_allclose(c.k_t * w[3] / w[0], exact, rtol=1e-10)
+    np.testing.assert_allclose(w[0], rho, rtol=1e-13)
+    with pytest.raises(ValueError, match="cooling must be None or a Cooling"):
+        CartesianEulerSolver((8, 8), cooling="bremsstrahlung")
+
+
+def test_wind_parameter_derivatives_reverse_equals_forward():
+    """d/d(log v_inf, log Mdot) of the gas mass and energy within 0.6 pc of the star after 1/10 of the lecture's
+    time, through the adaptive axisymmetric run (16 x 32 cells): reverse mode (checkpointed) equals forward mode
+    to 1e-10."""
+    from diffphys.hydro import WindParams, axisymmetric_wind_problem
+
+    s, st, wp = axisymmetric_wind_problem(16, 2)
+    r, z = s.centers()
+    near = jnp.asarray(np.hypot(r, z) < 0.6)
+    vol = jnp.asarray(s.cell_volumes())
+
+    def f(x):
+        p = WindParams(wp.params.v_inf * jnp.exp(x[0]), wp.params.mdot * jnp.exp(x[1]))
+        sol = solve(s, st, p, t_end=0.1 * wp.t_end, max_steps=400, gradient="checkpoint")
+        inside = jnp.sum(jnp.where(near, sol.state.u * vol, 0.0), axis=(1, 2))
+        return inside[0] / wp.rho0 + inside[3] / wp.p0
+
+    x = jnp.zeros(2)
+    rev, fwd = np.asarray(jax.jit(jax.grad(f))(x)), np.asarray(jax.jit(jax.jacfwd(f))(x))
+    np.testing.assert_allclose(rev, fwd, rtol=1e-10)
+    assert np.all(np.abs(rev) > 1e-3 * np.abs(rev).max())  # both parameters matter

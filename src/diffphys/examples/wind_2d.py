@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+HEADLINE = True
 QUICK = {"n_r": 64, "n_inject": 3}
 
 
@@ -51,7 +52,7 @@ def run(config: Config, out: Path) -> dict:
     # the CFL speed is at least the wind's v_inf along both axes: >= 2 t_end v_inf / (cfl dx) steps (64: 5,455)
     max_steps = int(4 / c.cfl * wind.t_end * float(wind.params.v_inf) * c.n_r / wind.solver.grid.r_max) + 1000
     run2d = jax.jit(lambda st, p: solve(solver, st, p, t_end=wind.t_end, max_steps=max_steps))
-    run2d(state0, wind.params)  # compile
+    jax.block_until_ready(run2d(state0, wind.params))  # compile (and wait: dispatch is asynchronous)
     t0 = time.perf_counter()
     sol = jax.block_until_ready(run2d(state0, wind.params))
     wall = time.perf_counter() - t0

@@ -46,6 +46,7 @@ from ..core.checks import check_choice, check_finite, check_range, is_concrete
 from .reconstruct import LIMITERS, materialize
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
 from .solver import THETA, _flush, _one, _stack
+from .cooling import Cooling
 from .sources import StellarWind
 from .state import check_gamma
 
@@ -130,6 +131,8 @@ class CartesianEulerSolver(eqx.Module):
             The injected mass and energy are ``Mdot t`` and ``Mdot v_inf^2 t / 2`` to round-off.
         source_center: the wind's position (default: the box's centre; axisymmetric: on the axis, ``R = 0``,
             at the middle of the ``z`` range). The whole injection sphere must lie inside the grid.
+        cooling: ``None`` or a :class:`~diffphys.hydro.Cooling`: optically thin radiative cooling applied after
+            each step at constant density, integrated exactly over the step (as in the 1D solver).
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -149,10 +152,11 @@ class CartesianEulerSolver(eqx.Module):
     geometry: str = eqx.field(static=True)
     source: StellarWind | None
     source_center: tuple | None = eqx.field(static=True)
+    cooling: Cooling | None
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
                  boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch",
-                 geometry="cartesian", source=None, source_center=None):
+                 geometry="cartesian", source=None, source_center=None, cooling=None):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -223,6 +227,9 @@ class CartesianEulerSolver(eqx.Module):
             self.source_center = tuple(float(x) for x in c)
             if devices is not None:
                 raise ValueError("a StellarWind source is not split across devices (devices must be None)")
+        if cooling is not None and not isinstance(cooling, Cooling):
+            raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
+        self.cooling = cooling
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -476,7 +483,13 @@ class CartesianEulerSolver(eqx.Module):
             for k, gk in enumerate(self.gravity):
                 rate[1 + k] = rate[1 + k] + rho_h * gk
                 rate[-1] = rate[-1] + rho_h * vel_h[k] * gk
-        return _stack([x + dt * r for x, r in zip(u, rate)])
+        new = [x + dt * r for x, r in zip(u, rate)]
+        if self.cooling is not None:  # operator split: the exact isochoric cooling substep over dt
+            m = new[1:-1]
+            kin = 0.5 * sum(mk * _flush(mk / new[0]) for mk in m)
+            p_old = (g - 1.0) * (new[-1] - kin)
+            new[-1] = new[-1] - (p_old - self.cooling.cool(new[0], p_old, dt, g)) / (g - 1.0)
+        return _stack(new)
 
     def _wall_flux(self, f, axis, var, halo=None):
         """Set the mass, energy and transverse-momentum fluxes through reflective walls to exactly zero (on a
