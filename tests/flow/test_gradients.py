@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from diffphys.core import simulate
 from diffphys.core.sensitivity import check_grad
@@ -157,6 +158,7 @@ def test_warm_started_pressure_solve_matches_dense_and_its_gradient():
     assert abs(t1 - t2) <= 1e-9 * abs(t2)
 
 
+@pytest.mark.slow
 def test_warm_start_changes_gradient_only_within_solver_tolerance():
     """Gradient through 6 steps (obstacle, inflow, outflow) with warm- and cold-started pressure solves at
     tol = 1e-8: the two agree to ~tol (the cold one is checked against finite differences above)."""

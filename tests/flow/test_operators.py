@@ -223,7 +223,8 @@ def test_near_sampling_equals_bilinear_gather():
     assert sample_near(ap, geom, far, (7, 6), jnp.zeros((7, 6)), jnp.zeros((7, 6)), 1.0) is None
 
 
-@pytest.mark.parametrize("scene", ["taylor_green", "cavity", "karman"])
+@pytest.mark.parametrize("scene", ["taylor_green", pytest.param("cavity", marks=pytest.mark.slow),
+                                   pytest.param("karman", marks=pytest.mark.slow)])
 def test_gather_free_rk2_step_equals_gathered_step(scene, monkeypatch):
     """A whole solver step (MacCormack, RK2 trace from the grid points) by slices equals the step by
     gathers: periodic, walls with a moving lid, an obstacle with inflow and outflow."""
@@ -297,6 +298,7 @@ def test_step_and_gradient_lower_for_a_gpu():
         assert "stablehlo.gather" in text
 
 
+@pytest.mark.slow
 def test_platform_switch_changes_nothing_on_a_cpu_and_leaves_only_gathers_elsewhere(monkeypatch):
     """On a CPU the compiled step, its gradient and a vmapped step are the programs built without the
     platform switch (same conditionals, gathers and kernels): the switch must not lose the CPU branch.
