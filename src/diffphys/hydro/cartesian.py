@@ -133,6 +133,13 @@ class CartesianEulerSolver(eqx.Module):
             at the middle of the ``z`` range). The whole injection sphere must lie inside the grid.
         cooling: ``None`` or a :class:`~diffphys.hydro.Cooling`: optically thin radiative cooling applied after
             each step at constant density, integrated exactly over the step (as in the 1D solver).
+        self_gravity: ``None`` or the gravitational constant ``G`` in code units: the gas's own gravity on a
+            periodic grid (every axis periodic), ``laplacian(phi) = 4 pi G (rho - mean(rho))`` solved with FFTs
+            (the Jeans swindle: the mean density does not pull), ``g = -grad(phi)`` differentiated spectrally.
+            The predictor's velocity feels the field of the current density, the momentum and energy sources
+            ``rho g`` and ``m . g`` use the field of the half-step density; total momentum is conserved to
+            round-off, total energy with the potential ``1/2 sum(rho phi) dV`` to the truncation error. The step
+            size is also limited to ``cfl sqrt(dx / max|g|)``.
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -153,10 +160,12 @@ class CartesianEulerSolver(eqx.Module):
     source: StellarWind | None
     source_center: tuple | None = eqx.field(static=True)
     cooling: Cooling | None
+    self_gravity: float | None = eqx.field(static=True)
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
                  boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch",
-                 geometry="cartesian", source=None, source_center=None, cooling=None):
+                 geometry="cartesian", source=None, source_center=None, cooling=None,
+                 self_gravity=None):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -230,6 +239,15 @@ class CartesianEulerSolver(eqx.Module):
         if cooling is not None and not isinstance(cooling, Cooling):
             raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
         self.cooling = cooling
+        if self_gravity is not None:
+            check_range("self_gravity", self_gravity, 0.0, lo_open=True)
+            if geometry != "cartesian" or any(b != ("periodic", "periodic") for b in self.boundary):
+                raise ValueError("self_gravity needs geometry 'cartesian' with periodic boundaries on every axis; got "
+                                 f"{geometry!r} with boundary {self.boundary}")
+            if devices is not None:
+                raise ValueError("self_gravity is not split across devices (devices must be None)")
+            self_gravity = float(self_gravity)
+        self.self_gravity = self_gravity
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -264,6 +282,24 @@ class CartesianEulerSolver(eqx.Module):
         inside = dist2 < (self.source.n_inject * min(self.dx)) ** 2
         vol = self.cell_volumes()
         return np.where(inside, 1.0 / vol[inside].sum(), 0.0)
+
+    def gravity_field(self, rho):
+        """The self-gravity acceleration per axis at the cell centres from a density field (``self_gravity``)."""
+        from ..gravity.force import poisson_force_mesh
+
+        f = poisson_force_mesh(rho - jnp.mean(rho), self.lengths, scale=4.0 * np.pi * self.self_gravity)
+        return [f[..., k].astype(rho.dtype) for k in range(self.ndim)]
+
+    def potential_energy(self, state: CartesianState):
+        """``1/2 sum(rho phi) dV`` of the self-gravity potential (``laplacian(phi) = 4 pi G (rho - mean)``)."""
+        rho = state.u[0]
+        dk = jnp.fft.rfftn(rho - jnp.mean(rho))
+        ks = np.meshgrid(*[2 * np.pi * (np.fft.rfftfreq(n, h) if a == self.ndim - 1 else np.fft.fftfreq(n, h))
+                           for a, (n, h) in enumerate(zip(self.shape, self.dx))], indexing="ij")
+        k2 = sum(k * k for k in ks)
+        inv = np.where(k2 > 0, -4.0 * np.pi * self.self_gravity / np.where(k2 > 0, k2, 1.0), 0.0)
+        phi = jnp.fft.irfftn(dk * jnp.asarray(inv, dk.real.dtype), s=self.shape)
+        return 0.5 * jnp.sum(rho * phi) * self.cell_volume
 
     def cell_volumes(self):
         """The volume of every cell, a ``numpy`` array of ``shape`` (axisymmetric: ``pi (R_+^2 - R_-^2) dz``)."""
@@ -432,6 +468,8 @@ class CartesianEulerSolver(eqx.Module):
                 dp = dp - geo * g * p
             if self.gravity is not None:
                 dv = [dvk + 0.5 * dt * gk for dvk, gk in zip(dv, self.gravity)]
+            if self.self_gravity is not None:
+                dv = [dvk + 0.5 * dt * gk for dvk, gk in zip(dv, self.gravity_field(rho))]
             good = materialize(jnp.where((rho + drho > 0.5 * rho) & (p + dp > 0.5 * p), 1.0, 0.0).astype(dtype),
                                one) > 0
             pred = [materialize(jnp.where(good, x + dx_, x), one) for x, dx_ in zip(w, (drho, *dv, dp))]
@@ -478,6 +516,11 @@ class CartesianEulerSolver(eqx.Module):
             for k in range(d):
                 rate[1 + k] = rate[1 + k] + mdot * pred[1 + k] * w
             rate[-1] = rate[-1] + (0.5 * mdot * params.v_inf.astype(dtype) ** 2) * w
+        if self.self_gravity is not None:
+            rho_h, vel_h = pred[0], pred[1:-1]
+            for k, gk in enumerate(self.gravity_field(rho_h)):
+                rate[1 + k] = rate[1 + k] + rho_h * gk
+                rate[-1] = rate[-1] + rho_h * vel_h[k] * gk
         if self.gravity is not None:
             rho_h, vel_h = pred[0], pred[1:-1]
             for k, gk in enumerate(self.gravity):
@@ -527,6 +570,9 @@ class CartesianEulerSolver(eqx.Module):
         rate = jnp.max(sum((jnp.abs(vk) + c) * (1.0 / h) for vk, h in zip(vel, self.dx)))
         if self.source is not None:  # the wind's terminal speed along every axis at once (a bound)
             rate = jnp.maximum(rate, params.v_inf.astype(rate.dtype) * sum(1.0 / h for h in self.dx))
+        if self.self_gravity is not None:  # free fall: no cell accelerated across its width in one step
+            g2 = sum(gk * gk for gk in self.gravity_field(rho))
+            rate = jnp.maximum(rate, jnp.sqrt(jnp.sqrt(jnp.max(g2)) / min(self.dx)))
         if halo is not None:  # the devices' maxima gathered (lax.pmax has no derivative rule)
             rate = jnp.max(lax.all_gather(rate, halo[0]))
         return self.cfl / rate
