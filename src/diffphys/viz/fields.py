@@ -7,9 +7,10 @@ import numpy as np
 __all__ = ["snapshot_row"]
 
 
-def snapshot_row(images, titles, extent, path, height=4.2, **imshow_kw):
-    """Save one row of field images (each ``(nx, ny)``, x along the first axis, y up) with a shared colour bar;
-    ``imshow_kw`` (``cmap``, ``vmin``, ``vmax``) goes to every panel."""
+def snapshot_row(images, titles, extent, path, height=4.2, colorbar="shared", **imshow_kw):
+    """Save one row of field images (each ``(nx, ny)``, x along the first axis, y up) with a shared colour bar
+    (give ``vmin``, ``vmax``), or with ``colorbar="each"`` one per panel on its own scale; ``imshow_kw``
+    (``cmap``, ``vmin``, ``vmax``) goes to every panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,5 +24,8 @@ def snapshot_row(images, titles, extent, path, height=4.2, **imshow_kw):
         ax.set_title(title)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
+        if colorbar == "each":
+            fig.colorbar(im, ax=ax, shrink=0.8)
+    if colorbar != "each":
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
     return save_figure(fig, path)
