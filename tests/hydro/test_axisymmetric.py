@@ -255,3 +255,22 @@ def test_wind_parameter_derivatives_reverse_equals_forward():
     rev, fwd = np.asarray(jax.jit(jax.grad(f))(x)), np.asarray(jax.jit(jax.jacfwd(f))(x))
     np.testing.assert_allclose(rev, fwd, rtol=1e-10)
     assert np.all(np.abs(rev) > 1e-3 * np.abs(rev).max())  # both parameters matter
+
+
+def test_projection_of_uniform_gas_and_of_a_shell():
+    """The Abel projection: uniform gas gives the chord 2 sqrt(R_max^2 - x^2) to round-off (the sum telescopes);
+    a uniform ball of radius a gives 2 sqrt(a^2 - x^2 - z^2) up to its staircase surface: a line grazing the
+    surface within a cell width dx has a chord of at most 2 sqrt(2 a dx), so max error <= 2 sqrt(a dx) (measured
+    0.12 at a = 0.6, dx = 1/64), and 1% of the centre column on average (measured 0.3%)."""
+    s = CartesianEulerSolver((64, 128), lengths=(1.0, 2.0), origin=(0.0, -1.0), geometry="axisymmetric",
+                             boundary="reflective")
+    r, z = s.centers()
+    col = np.asarray(s.project(jnp.ones(s.shape)))
+    np.testing.assert_allclose(col, np.broadcast_to(2 * np.sqrt(1.0 - r[:, :1] ** 2), s.shape), rtol=1e-12)
+    a = 0.6
+    ball = np.asarray(s.project(jnp.asarray((np.hypot(r, z) < a).astype(float))))
+    exact = 2 * np.sqrt(np.maximum(a * a - r * r - z * z, 0.0))
+    assert np.abs(ball - exact).max() <= 2 * np.sqrt(a * s.dx[0])
+    assert np.abs(ball - exact).mean() <= 0.01 * 2 * a
+    with pytest.raises(ValueError, match="axisymmetric"):
+        CartesianEulerSolver((8, 8)).projection_matrix()

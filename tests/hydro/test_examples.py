@@ -70,6 +70,8 @@ def test_wind_2d_cli_small_run(tmp_path, capsys):
     assert (out / "bubble.png").exists() and m["cells"] == 2048
     assert main(["run", "wind-2d", "--out", str(tmp_path / "x"), "--set", "n_r=32", "--set", "n_inject=20"]) == 2
     assert "n_inject must be" in capsys.readouterr().err
+    assert main(["run", "wind-2d-fit", "--out", str(tmp_path / "y"), "--set", "noise=0"]) == 2
+    assert "noise" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -103,3 +105,13 @@ def test_jeans_cli_small_run(tmp_path, capsys):
         assert (out / f).exists()
     assert main(["run", "jeans", "--out", str(tmp_path / "x"), "--set", "t_linear=5"]) == 2
     assert "t_linear must lie" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_wind_2d_fit_quick_recovers_the_truth_within_its_errors(tmp_path):
+    """wind-2d-fit --quick (24 x 48 cells, noise 1% of the central column): chi^2 per pixel in 0.85-1.15, the truth
+    within 3 sigma (measured 1.5 sigma; errors 1.1% in v_inf, 2.2% in Mdot along the Mdot v^2 ridge)."""
+    m = run_example("wind-2d-fit", tmp_path, quick=True)
+    assert 0.85 <= m["chi2_per_pixel"] <= 1.15 and m["start_chi2_per_pixel"] > 10
+    assert m["max_pull"] <= 3.0 and m["v_rel_err"] <= 0.05 and m["mdot_rel_err"] <= 0.1
+    assert m["correlation"] < -0.9  # the bubble fixes L = Mdot v^2 / 2 better than either

@@ -301,6 +301,23 @@ class CartesianEulerSolver(eqx.Module):
         phi = jnp.fft.irfftn(dk * jnp.asarray(inv, dk.real.dtype), s=self.shape)
         return 0.5 * jnp.sum(rho * phi) * self.cell_volume
 
+    def projection_matrix(self):
+        """Axisymmetric grids: ``L[i, j]``, the length of the line of sight at impact parameter ``x_i`` (the cell
+        centres' radii), perpendicular to the axis, inside radial cell ``j``: ``2 (sqrt(R_{j+1/2}^2 - x_i^2) -
+        sqrt(R_{j-1/2}^2 - x_i^2))`` where real (the exact Abel projection of a field constant in each cell)."""
+        if self.geometry != "axisymmetric":
+            raise ValueError("projection_matrix needs geometry 'axisymmetric'")
+        n = self.shape[0]
+        faces = self.origin[0] + self.dx[0] * np.arange(n + 1)
+        x = 0.5 * (faces[1:] + faces[:-1])
+        chord = np.sqrt(np.maximum(faces[None, :] ** 2 - x[:, None] ** 2, 0.0))
+        return 2.0 * (chord[:, 1:] - chord[:, :-1])
+
+    def project(self, field):
+        """The column ``int field dy`` through an axisymmetric field of ``shape`` along lines of sight perpendicular
+        to the axis, at impact parameters the radial cell centres: shape ``shape`` (``x``, ``z``)."""
+        return jnp.asarray(self.projection_matrix(), field.dtype) @ field
+
     def cell_volumes(self):
         """The volume of every cell, a ``numpy`` array of ``shape`` (axisymmetric: ``pi (R_+^2 - R_-^2) dz``)."""
         if self.geometry == "axisymmetric":
