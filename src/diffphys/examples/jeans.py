@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+HEADLINE = True
 QUICK = {"n": 64}
 
 
