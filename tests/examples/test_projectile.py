@@ -42,6 +42,7 @@ def test_drag_slows_the_ball_as_energy_balance_says():
     np.testing.assert_allclose(e - e[0], -work, atol=2e-6 * e[0])
 
 
+@pytest.mark.slow
 def test_example_meets_its_targets(tmp_path):
     out = tmp_path / "proj"
     assert cli.main(["run", "projectile", "--quick", "--out", str(out)]) == 0

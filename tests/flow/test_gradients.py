@@ -26,6 +26,7 @@ def _weights(shape, seed):
     return jnp.asarray(np.random.default_rng(seed).standard_normal(shape))
 
 
+@pytest.mark.slow
 def test_check_grad_periodic_20_steps():
     solver, state0, _ = taylor_green(16, nu=0.05, cfl=0.5, advection="semi-lagrangian", dtype=jnp.float64)
     w = _weights(state0.u.shape, 0)
@@ -111,6 +112,7 @@ def test_pressure_solve_custom_rule_matches_dense_autodiff():
     assert abs(t1 - t2) <= 1e-9 * abs(t2)
 
 
+@pytest.mark.slow
 def test_forward_mode_and_vmap_agree():
     solver, state0, _ = taylor_green(8, nu=0.05, advection="semi-lagrangian", diffusion="implicit",
                                      dtype=jnp.float64, diffusion_tol=1e-14)

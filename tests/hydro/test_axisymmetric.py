@@ -129,13 +129,6 @@ def test_bad_axisymmetric_input(kwargs, match):
         CartesianEulerSolver(**kwargs)
 
 
-def test_axisymmetric_not_split_across_devices():
-    from diffphys.parallel import device_mesh
-
-    with pytest.raises(ValueError, match="not split across devices"):
-        CartesianEulerSolver((8, 8), geometry="axisymmetric", boundary="reflective", devices=device_mesh())
-
-
 def test_an_annulus_needs_no_axis():
     """origin[0] > 0: an annulus, any boundary at its inner radius; uniform gas at rest stays at rest (the
     geometric source balances the radial pressure fluxes), in float32 too."""

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from diffphys.core import Store
 from diffphys.core.sensitivity import check_grad
@@ -50,6 +51,7 @@ def test_reverse_equals_forward_on_wind():
     np.testing.assert_allclose(jr, jf, rtol=1e-10, atol=0)
 
 
+@pytest.mark.slow
 def test_checkpointed_gradient_equals_stored():
     # hydro.solve's "store" and "checkpoint" recompute each step before its transpose; plain autodiff
     # through the scan (core.Store()) is the reference

@@ -98,3 +98,10 @@ def test_sensitivity_to_the_seed_is_the_growth_factor():
 def test_bad_self_gravity_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CartesianEulerSolver((8, 8), **kwargs)
+
+
+def test_self_gravity_not_split_across_devices():
+    from diffphys.parallel import device_mesh
+
+    with pytest.raises(ValueError, match="self_gravity is not split across devices"):
+        CartesianEulerSolver((8, 8), self_gravity=1.0, devices=device_mesh())

@@ -130,7 +130,8 @@ def test_materialize_is_a_cpu_device():
         assert with_barrier - folded >= 20, (with_barrier, folded)  # the Hancock step materialises ~29 values
 
 
-@pytest.mark.parametrize("layout", [pytest.param("store", marks=pytest.mark.slow), "checkpoint",
+@pytest.mark.parametrize("layout", [pytest.param("store", marks=pytest.mark.slow),
+                                    pytest.param("checkpoint", marks=pytest.mark.slow),
                                     pytest.param("store_plain", marks=pytest.mark.slow), "checkpoint_plain"])
 def test_platform_switch_changes_nothing_on_a_cpu(layout, monkeypatch):
     """Every tape layout's compiled CPU gradient has exactly the divisions it has with the opaque 1.0 built

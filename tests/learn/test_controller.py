@@ -77,6 +77,7 @@ def test_bad_input_names_the_field():
         train_controller(model, walls, params, states, targets, 2)
 
 
+@pytest.mark.slow
 def test_trained_controller_generalises_to_held_out_pairs():
     # 16^2, T = 8: a blob (width 0.1) at a random place must move by 0.12 in a random direction; 12 training
     # pairs, 8 held-out ones from the same distribution. Held-out loss must be evaluated with the training

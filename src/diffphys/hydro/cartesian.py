@@ -123,7 +123,6 @@ class CartesianEulerSolver(eqx.Module):
         device_axis: the axis name of ``devices`` (default ``"batch"``, as ``device_mesh``).
         geometry: ``"cartesian"`` (default) or ``"axisymmetric"``: two axes ``(R, z)``, ``origin[0] >= 0``;
             with ``origin[0] == 0`` the low side of axis 0 is the symmetry axis and must be ``"reflective"``.
-            Not combined with ``devices``.
         source: ``None`` or a :class:`~diffphys.hydro.StellarWind`: mass ``Mdot`` and total energy
             ``Mdot v_inf^2 / 2`` per unit time (``params``, a :class:`~diffphys.hydro.WindParams`), spread per
             unit volume over the cells whose centres lie within ``n_inject`` cell widths (the smallest axis's)
@@ -212,8 +211,6 @@ class CartesianEulerSolver(eqx.Module):
             if self.origin[0] == 0 and self.boundary[0][0] != "reflective":
                 raise ValueError("geometry 'axisymmetric' with origin[0] = 0: the low side of axis 0 is the symmetry "
                                  f"axis and must be 'reflective'; got {self.boundary[0][0]!r}")
-            if devices is not None:
-                raise ValueError("geometry 'axisymmetric' is not split across devices (devices must be None)")
         self.geometry = geometry
         if source is not None and not isinstance(source, StellarWind):
             raise ValueError(f"source must be None or a StellarWind; got {type(source).__name__}")
@@ -234,8 +231,6 @@ class CartesianEulerSolver(eqx.Module):
                 raise ValueError(f"the wind's injection sphere (radius {r_inj:g} around {tuple(c)}) must lie inside "
                                  f"the grid [{tuple(lo)}, {tuple(hi)}]")
             self.source_center = tuple(float(x) for x in c)
-            if devices is not None:
-                raise ValueError("a StellarWind source is not split across devices (devices must be None)")
         if cooling is not None and not isinstance(cooling, Cooling):
             raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
         self.cooling = cooling
@@ -429,12 +424,22 @@ class CartesianEulerSolver(eqx.Module):
         return 1 if self.devices is None else int(self.devices.shape[self.device_axis])
 
     def _sharded(self, fn, out_spec, check_vma=True):
-        """``fn(u, dt)`` run per device on blocks of the first grid axis, with one-layer halos exchanged."""
+        """``fn(u, dt, halo, params)`` run per device on blocks of the first grid axis, with one-layer halos
+        exchanged (``params`` replicated)."""
         from jax.sharding import PartitionSpec as P
 
         halo = (self.device_axis, self._n_dev)
-        return jax.shard_map(lambda u, dt: fn(u, dt, halo), mesh=self.devices, check_vma=check_vma,
-                             in_specs=(P(None, self.device_axis), P()), out_specs=out_spec)
+        return jax.shard_map(lambda u, dt, params: fn(u, dt, halo, params), mesh=self.devices, check_vma=check_vma,
+                             in_specs=(P(None, self.device_axis), P(), P()), out_specs=out_spec)
+
+    def _local(self, arr, dtype, halo, extra=0):
+        """A per-cell (``extra=0``) or per-face (``extra=1``) array along the first grid axis, as a ``jnp`` array of
+        ``dtype``: whole on one device, this device's block (and its upper face) on a split grid."""
+        arr = jnp.asarray(arr, dtype)
+        if halo is None:
+            return arr
+        block = self.shape[0] // halo[1]
+        return lax.dynamic_slice_in_dim(arr, lax.axis_index(halo[0]) * block, block + extra, axis=0)
 
     def step(self, state: CartesianState, params=None, dt=None) -> CartesianState:
         """One MUSCL-Hancock step of size ``dt``; ``params``: the :class:`~diffphys.hydro.WindParams` of a
@@ -443,7 +448,7 @@ class CartesianEulerSolver(eqx.Module):
         if self._n_dev > 1:
             from jax.sharding import PartitionSpec as P
 
-            return CartesianState(self._sharded(self._step, P(None, self.device_axis))(state.u, dt))
+            return CartesianState(self._sharded(self._step, P(None, self.device_axis))(state.u, dt, params))
         return CartesianState(self._step(state.u, dt, None, params))
 
     def _step(self, u, dt, halo, params=None):
@@ -455,7 +460,11 @@ class CartesianEulerSolver(eqx.Module):
         one = _one(rho)
         dtype = rho.dtype
         dx = self.dx
-        axi = self._radial() if self.geometry == "axisymmetric" else None
+        axi = None
+        if self.geometry == "axisymmetric":  # areas (faces), 1 / V, (A+ - A-) / V, 1 / R (cells): this block's
+            areas, inv_vol, da_over_v, centers, _ = self._radial()
+            axi = tuple(self._local(a, dtype, halo, e)[:, None]
+                        for a, e in ((areas, 1), (inv_vol, 0), (da_over_v, 0), (1.0 / centers, 0)))
         if self.limiter is None:
             pred, half = w, [None] * d
         else:
@@ -480,7 +489,7 @@ class CartesianEulerSolver(eqx.Module):
                 dv[a] = dv[a] - h * (s[-1] / rho)
                 dp = dp - h * (va * s[-1] + g * p * s[1 + a])
             if axi is not None:  # the cylindrical terms -rho v_R / R and -gamma p v_R / R at the half step
-                geo = 0.5 * dt * vel[0] * jnp.asarray(1.0 / axi[3], dtype)[:, None]
+                geo = 0.5 * dt * vel[0] * axi[3]
                 drho = drho - geo * rho
                 dp = dp - geo * g * p
             if self.gravity is not None:
@@ -515,19 +524,19 @@ class CartesianEulerSolver(eqx.Module):
                 fk = self._wall_flux(fk, a, i, halo)
                 n = fk.shape[a]
                 if axi is not None and a == 0:  # area-weighted radial fluxes over the cell volumes
-                    fk = materialize(fk * jnp.asarray(axi[0], dtype)[:, None], one)
-                    rate[i] = rate[i] - (_take(fk, a, 1) - _take(fk, a, 0, n - 1)) * jnp.asarray(axi[1], dtype)[:, None]
+                    fk = materialize(fk * axi[0], one)
+                    rate[i] = rate[i] - (_take(fk, a, 1) - _take(fk, a, 0, n - 1)) * axi[1]
                     continue
                 fk = materialize(fk, one)
                 rate[i] = rate[i] - (_take(fk, a, 1) - _take(fk, a, 0, n - 1)) * (1.0 / dx[a])
         if axi is not None:  # the geometric pressure source of the radial momentum, with the half-step pressure
             p_half = pred[-1]
             p_half = jnp.where(p_half > 0, p_half, p)
-            rate[1] = rate[1] + p_half * jnp.asarray(axi[2], dtype)[:, None]
+            rate[1] = rate[1] + p_half * axi[2]
         if self.source is not None:  # mass and energy per unit volume; the mass carries the half-step velocity
             if params is None:
                 raise ValueError("a solver with a StellarWind source needs params (WindParams)")
-            w = jnp.asarray(self.source_weights(), dtype)
+            w = self._local(self.source_weights(), dtype, halo)
             mdot = params.mdot.astype(dtype)
             rate[0] = rate[0] + mdot * w
             for k in range(d):
@@ -576,8 +585,8 @@ class CartesianEulerSolver(eqx.Module):
             from jax.sharding import PartitionSpec as P
 
             # the gathered maximum is the same on every device (replication the checker cannot infer)
-            fn = self._sharded(lambda u, _, halo: self._max_dt(u, halo), P(), check_vma=False)
-            return fn(state.u, jnp.zeros((), state.u.dtype))
+            fn = self._sharded(lambda u, _, halo, params: self._max_dt(u, halo, params), P(), check_vma=False)
+            return fn(state.u, jnp.zeros((), state.u.dtype), params)
         return self._max_dt(state.u, None, params)
 
     def _max_dt(self, u, halo, params=None):

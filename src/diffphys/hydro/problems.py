@@ -96,19 +96,20 @@ def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_
     return WindProblem(solver, state0, params, float(u.time_yr(t_end_yr)), rho0, p0, u)
 
 
-def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, **wind_kw):
+def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, devices=None, **wind_kw):
     """The lecture's wind bubble (:func:`wind_problem`) on an axisymmetric ``(R, z)`` grid: ``n_r x 2 n_r`` cells
     on ``[0, 3] x [-3, 3]`` pc, closed (the budgets are exact), the star on the axis at ``z = 0`` injecting into
     the cells within ``n_inject`` cell widths. Returns ``(solver, state0, wind)`` with ``wind`` the 1D spherical
     :class:`WindProblem` of the same cell width and injection radius (its params, ``t_end``, ambient state, units
-    are the 2D run's too)."""
+    are the 2D run's too). ``devices``: a ``jax.sharding.Mesh`` to split the grid along R."""
     from .cartesian import CartesianEulerSolver
 
     wind = wind_problem(n_r, n_inject=n_inject, dtype=dtype, **wind_kw)
     big = wind.solver.grid.r_max
     solver = CartesianEulerSolver((n_r, 2 * n_r), lengths=(big, 2 * big), origin=(0.0, -big), gamma=wind.solver.gamma,
                                   riemann=wind.solver.riemann, limiter=wind.solver.limiter, cfl=cfl,
-                                  geometry="axisymmetric", boundary="reflective", source=StellarWind(n_inject))
+                                  geometry="axisymmetric", boundary="reflective", source=StellarWind(n_inject),
+                                  devices=devices)
     state0 = solver.initial_state(wind.rho0, (0.0, 0.0), wind.p0, dtype=dtype)
     return solver, state0, wind
 
