@@ -72,6 +72,7 @@ def test_projected_forcing_keeps_the_flow_divergence_free():
     assert float(jnp.max(jnp.abs(final.u))) > 1e-2  # the forces did move the fluid
 
 
+@pytest.mark.slow
 def test_short_optimisation_reaches_the_target():
     solver, params, s0, target = _setup(n=8)
     res = optimize_controls(solver, params, s0, target, 6, iterations=30, learning_rate=0.2, weight=1e-4)

@@ -46,6 +46,7 @@ def test_reference_trajectory_matches_fine_simulation():
     assert pair.coarse.dt == pytest.approx(2 * pair.fine.dt)
 
 
+@pytest.mark.slow
 def test_training_corrects_wrong_viscosity_on_held_out_data():
     """Known missing physics: the 'reference' is the coarse solver itself with viscosity 0.2, the solver
     being corrected uses 0.02. The needed correction is extra diffusion, local and nearly linear, which a
