@@ -1,6 +1,7 @@
 """The command line runs the flow examples, writes the metric keys, and prints a non-converged pressure status."""
 
 import json
+import pytest
 
 from diffphys.cli import main
 
@@ -54,6 +55,7 @@ def test_kolmogorov_cli_small_run_closes_the_energy_budget(tmp_path, capsys):
     assert "forcing_wavenumber" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_kolmogorov_fit_recovers_the_initial_vorticity(tmp_path):
     """4D-Var twin experiment: the estimate is compared with the true initial field (never used by the fit)."""
     out = tmp_path / "kf"

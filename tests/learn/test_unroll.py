@@ -84,6 +84,7 @@ def test_untrained_correction_matches_plain_rollout():
     assert float(loss) < 1e-28
 
 
+@pytest.mark.slow
 def test_jit_and_vmap_agree_with_eager():
     solver, params, state0 = tiny_flow()
     k = 2
