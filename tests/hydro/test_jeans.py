@@ -93,7 +93,7 @@ def test_sensitivity_to_the_seed_is_the_growth_factor():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(self_gravity=-1.0), "self_gravity"),
     (dict(self_gravity=1.0, boundary="reflective"), "periodic boundaries"),
-    (dict(self_gravity=1.0, geometry="axisymmetric", boundary="reflective"), "periodic boundaries"),
+    (dict(self_gravity=1.0, geometry="axisymmetric", boundary="reflective"), "geometry 'cartesian'"),
 ])
 def test_bad_self_gravity_input(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -47,6 +47,7 @@ def _divides(fn, *args):
     return len(re.findall(r"\bdivide\(", jax.jit(fn).lower(*args).compile().as_text()))
 
 
+@pytest.mark.slow
 def test_materialize_survives_vmap():
     """vmap over parameters (ensembles, landscapes), over tangents (forward-mode Jacobians) and of a
     gradient keep the step's materialising divisions."""
@@ -132,7 +133,8 @@ def test_materialize_is_a_cpu_device():
 
 @pytest.mark.parametrize("layout", [pytest.param("store", marks=pytest.mark.slow),
                                     pytest.param("checkpoint", marks=pytest.mark.slow),
-                                    pytest.param("store_plain", marks=pytest.mark.slow), "checkpoint_plain"])
+                                    pytest.param("store_plain", marks=pytest.mark.slow),
+                                    pytest.param("checkpoint_plain", marks=pytest.mark.slow)])
 def test_platform_switch_changes_nothing_on_a_cpu(layout, monkeypatch):
     """Every tape layout's compiled CPU gradient has exactly the divisions it has with the opaque 1.0 built
     without the platform switch. A switch around each division (instead of on the input-free 1.0) lost the

@@ -9,10 +9,11 @@ from .riemann import RIEMANN_SOLVERS, hll, hllc, rusanov
 from .solver import EulerSolver, solve, validate_state
 from .sources import G_CODE, SelfGravity, StellarWind, WindParams
 from .cartesian import CartesianEulerSolver, CartesianState
-from .exact import ExactRiemann, Sedov, shear_flow_growth_rate, weaver_outer_shock_radius
-from .problems import (axisymmetric_wind_problem, kelvin_helmholtz_problem, kelvin_helmholtz_profile,
+from .exact import (ExactRiemann, Sedov, free_fall_radius, free_fall_time, shear_flow_growth_rate,
+                    weaver_outer_shock_radius)
+from .problems import (axisymmetric_wind_problem, collapse_problem, kelvin_helmholtz_problem, kelvin_helmholtz_profile,
                        kh_linear_growth_rate, kh_mode_amplitude,
-                       outer_shock_radius, riemann_problem, sedov_problem, wind_problem)
+                       lagrangian_radii, outer_shock_radius, riemann_problem, sedov_problem, wind_problem)
 from .units import CodeUnits
 from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
@@ -23,4 +24,5 @@ __all__ = [
     "G_CODE", "ExactRiemann", "Sedov", "weaver_outer_shock_radius", "shear_flow_growth_rate",
     "kelvin_helmholtz_problem", "kelvin_helmholtz_profile", "kh_linear_growth_rate", "kh_mode_amplitude",
     "outer_shock_radius", "riemann_problem", "sedov_problem", "wind_problem", "axisymmetric_wind_problem", "CodeUnits",
+    "collapse_problem", "lagrangian_radii", "free_fall_time", "free_fall_radius",
 ]

@@ -132,13 +132,18 @@ class CartesianEulerSolver(eqx.Module):
             at the middle of the ``z`` range). The whole injection sphere must lie inside the grid.
         cooling: ``None`` or a :class:`~diffphys.hydro.Cooling`: optically thin radiative cooling applied after
             each step at constant density, integrated exactly over the step (as in the 1D solver).
-        self_gravity: ``None`` or the gravitational constant ``G`` in code units: the gas's own gravity on a
-            periodic grid (every axis periodic), ``laplacian(phi) = 4 pi G (rho - mean(rho))`` solved with FFTs
-            (the Jeans swindle: the mean density does not pull), ``g = -grad(phi)`` differentiated spectrally.
-            The predictor's velocity feels the field of the current density, the momentum and energy sources
-            ``rho g`` and ``m . g`` use the field of the half-step density; total momentum is conserved to
-            round-off, total energy with the potential ``1/2 sum(rho phi) dV`` to the truncation error. The step
-            size is also limited to ``cfl sqrt(dx / max|g|)``.
+        self_gravity: ``None`` or the gravitational constant ``G`` in code units: the gas's own gravity. With
+            ``self_gravity_boundary="periodic"`` (default; every axis periodic) ``laplacian(phi) = 4 pi G (rho -
+            mean(rho))`` is solved with FFTs (the Jeans swindle: the mean density does not pull) and ``g =
+            -grad(phi)`` differentiated spectrally. The predictor's velocity feels the field of the current
+            density, the momentum and energy sources ``rho g`` and ``m . g`` use the field of the half-step
+            density; total momentum is conserved to round-off, total energy with the potential
+            ``1/2 sum(rho phi) dV`` to the truncation error. The step size is also limited to
+            ``cfl sqrt(dx / max|g|)``.
+        self_gravity_boundary: ``"periodic"`` (default) or ``"isolated"``: no mass outside the grid (vacuum
+            boundaries, any hydro boundary): the potential of the cell-uniform density by a zero-padded FFT
+            convolution with the exact potential of a cell (:mod:`diffphys.gravity.isolated`; 3D ``-G/r``, 2D
+            lines of mass ``2 G ln r``, 1D sheets), ``g`` its centred difference. Cartesian geometry, one device.
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -160,11 +165,12 @@ class CartesianEulerSolver(eqx.Module):
     source_center: tuple | None = eqx.field(static=True)
     cooling: Cooling | None
     self_gravity: float | None = eqx.field(static=True)
+    self_gravity_boundary: str = eqx.field(static=True)
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
                  boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch",
                  geometry="cartesian", source=None, source_center=None, cooling=None,
-                 self_gravity=None):
+                 self_gravity=None, self_gravity_boundary="periodic"):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -234,11 +240,16 @@ class CartesianEulerSolver(eqx.Module):
         if cooling is not None and not isinstance(cooling, Cooling):
             raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
         self.cooling = cooling
+        check_choice("self_gravity_boundary", self_gravity_boundary, ("periodic", "isolated"))
+        self.self_gravity_boundary = self_gravity_boundary
         if self_gravity is not None:
             check_range("self_gravity", self_gravity, 0.0, lo_open=True)
-            if geometry != "cartesian" or any(b != ("periodic", "periodic") for b in self.boundary):
-                raise ValueError("self_gravity needs geometry 'cartesian' with periodic boundaries on every axis; got "
-                                 f"{geometry!r} with boundary {self.boundary}")
+            if geometry != "cartesian":
+                raise ValueError(f"self_gravity needs geometry 'cartesian'; got {geometry!r}")
+            if self_gravity_boundary == "periodic" and any(b != ("periodic", "periodic") for b in self.boundary):
+                raise ValueError("self_gravity with self_gravity_boundary='periodic' needs periodic boundaries on "
+                                 f"every axis; got boundary {self.boundary} (use self_gravity_boundary='isolated' for "
+                                 "vacuum around the grid)")
             if devices is not None:
                 raise ValueError("self_gravity is not split across devices (devices must be None)")
             self_gravity = float(self_gravity)
@@ -281,13 +292,21 @@ class CartesianEulerSolver(eqx.Module):
     def gravity_field(self, rho):
         """The self-gravity acceleration per axis at the cell centres from a density field (``self_gravity``)."""
         from ..gravity.force import poisson_force_mesh
+        from ..gravity.isolated import isolated_field
 
+        if self.self_gravity_boundary == "isolated":
+            return isolated_field(rho, self.dx, self.self_gravity)
         f = poisson_force_mesh(rho - jnp.mean(rho), self.lengths, scale=4.0 * np.pi * self.self_gravity)
         return [f[..., k].astype(rho.dtype) for k in range(self.ndim)]
 
     def potential_energy(self, state: CartesianState):
-        """``1/2 sum(rho phi) dV`` of the self-gravity potential (``laplacian(phi) = 4 pi G (rho - mean)``)."""
+        """``1/2 sum(rho phi) dV`` of the self-gravity potential (``laplacian(phi) = 4 pi G (rho - mean)`` on a
+        periodic grid; the potential of the grid's mass alone with ``self_gravity_boundary="isolated"``)."""
         rho = state.u[0]
+        if self.self_gravity_boundary == "isolated":
+            from ..gravity.isolated import isolated_potential
+
+            return 0.5 * jnp.sum(rho * isolated_potential(rho, self.dx, self.self_gravity)) * self.cell_volume
         dk = jnp.fft.rfftn(rho - jnp.mean(rho))
         ks = np.meshgrid(*[2 * np.pi * (np.fft.rfftfreq(n, h) if a == self.ndim - 1 else np.fft.fftfreq(n, h))
                            for a, (n, h) in enumerate(zip(self.shape, self.dx))], indexing="ij")

@@ -11,6 +11,9 @@
 * :func:`shear_flow_growth_rate`: the linear growth rate of a perturbation ``exp(i k x)`` of a parallel shear
   flow ``u(y)``, ``rho(y)`` at uniform pressure (the Kelvin-Helmholtz instability), from the eigenvalues of the
   linearised compressible Euler equations.
+* :func:`free_fall_time`, :func:`free_fall_radius`: the pressureless collapse of a uniform sphere (every shell
+  reaches the centre at ``t_ff = sqrt(3 pi / (32 G rho0))``, ``r / r0 = cos^2(xi)`` with
+  ``xi + sin(xi) cos(xi) = (pi / 2) t / t_ff``; Spitzer 1978, sec. 13.3).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 import numpy as np
 
 __all__ = ["ExactRiemann", "Sedov", "weaver_outer_shock_radius", "shear_flow_growth_rate", "WEAVER_ADIABATIC",
-           "WEAVER_THIN_SHELL"]
+           "WEAVER_THIN_SHELL", "free_fall_time", "free_fall_radius"]
 
 #: Weaver et al. (1977) section II: fully adiabatic similarity solution (gamma = 5/3), R2 = 0.88 (L t^3/rho)^(1/5)
 WEAVER_ADIABATIC = 0.88
@@ -38,6 +41,34 @@ def weaver_outer_shock_radius(luminosity, rho0, t, coefficient=WEAVER_ADIABATIC)
     simulation should not be compared with.
     """
     return coefficient * (np.asarray(luminosity) * np.asarray(t) ** 3 / np.asarray(rho0)) ** 0.2
+
+
+def free_fall_time(rho0, G=1.0):
+    """The free-fall time ``sqrt(3 pi / (32 G rho0))`` of a uniform pressureless sphere of density ``rho0``."""
+    return math.sqrt(3.0 * math.pi / (32.0 * G * rho0))
+
+
+def free_fall_radius(t_over_tff):
+    """``r(t) / r(0)`` of every mass shell of a collapsing uniform pressureless sphere at ``t / t_ff`` in [0, 1].
+
+    Each shell moves as a degenerate Kepler orbit: ``r = r0 cos^2(xi)``, ``t = (2 / pi) t_ff (xi + sin(xi)
+    cos(xi))``; solved for ``xi`` by Newton's method (``d t / d xi = (4 / pi) t_ff cos^2 xi``) from a bracketing
+    start, to round-off."""
+    f = np.asarray(t_over_tff, dtype=np.float64)
+    if np.any(~np.isfinite(f)) or np.any((f < 0) | (f > 1)):
+        raise ValueError(f"t / t_ff must lie in [0, 1]; got {f}")
+    target = 0.5 * np.pi * f
+    xi = np.minimum(0.5 * target, 0.5 * np.pi * 0.999)  # xi + sin xi cos xi <= 2 xi: below the root
+    lo, hi = np.zeros_like(f), np.full_like(f, 0.5 * np.pi)
+    for _ in range(200):  # safeguarded Newton (bisection where a step leaves the bracket)
+        g = xi + np.sin(xi) * np.cos(xi) - target
+        lo, hi = np.where(g < 0, xi, lo), np.where(g >= 0, xi, hi)
+        d = 2.0 * np.cos(xi) ** 2
+        new = xi - g / np.where(d > 0, d, 1.0)
+        xi = np.where((new > lo) & (new < hi) & (d > 1e-300), new, 0.5 * (lo + hi))
+        if np.all(np.abs(g) < 1e-15):
+            break
+    return np.cos(xi) ** 2
 
 
 def shear_flow_growth_rate(rho, u, pressure, gamma, k, length=1.0):

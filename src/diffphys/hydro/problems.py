@@ -12,7 +12,7 @@ from .solver import EulerSolver
 from .sources import StellarWind, WindParams
 from .units import CodeUnits
 
-__all__ = ["axisymmetric_wind_problem",
+__all__ = ["axisymmetric_wind_problem", "collapse_problem", "lagrangian_radii",
            "kelvin_helmholtz_problem", "kelvin_helmholtz_profile", "kh_linear_growth_rate", "kh_mode_amplitude",
            "riemann_problem", "RIEMANN_PROBLEMS", "sedov_problem", "WindProblem", "wind_problem", "outer_shock_radius"]
 
@@ -112,6 +112,54 @@ def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, devices=
                                   devices=devices)
     state0 = solver.initial_state(wind.rho0, (0.0, 0.0), wind.p0, dtype=dtype)
     return solver, state0, wind
+
+
+def collapse_problem(n=40, radius=0.25, rho0=1.0, ambient=1e-3, pressure=1e-3, G=1.0, gamma=5.0 / 3.0, cfl=0.4,
+                     dtype=None):
+    """A cold uniform sphere collapsing under its own gravity with vacuum (isolated) gravity boundaries.
+
+    ``n^3`` cells on ``[-1/2, 1/2]^3`` with outflow boundaries; the sphere of density ``rho0`` and ``radius`` sits
+    at the centre in gas of density ``ambient * rho0`` at the same ``pressure``. With the defaults the sphere's
+    thermal energy is 1% of its gravitational binding energy, so its shells follow the pressureless free fall
+    (:func:`~diffphys.hydro.exact.free_fall_radius`) until close to ``t_ff`` (free-fall Mach number ~12; much colder
+    gas, Mach ~40, drives the pressure at the sphere's edge negative: the solver has no dual-energy formalism).
+    Returns ``(solver, state0, t_ff, mass)`` with ``mass`` the sphere's mass on the grid (its cells' sum)."""
+    from .cartesian import CartesianEulerSolver
+    from .exact import free_fall_time
+
+    for name, v in (("radius", radius), ("rho0", rho0), ("ambient", ambient), ("pressure", pressure), ("G", G)):
+        if not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be > 0 (allowed range (0, inf)); got {v!r}")
+    if not radius < 0.5:
+        raise ValueError(f"radius must be < 0.5 (the sphere inside the unit box); got {radius!r}")
+    solver = CartesianEulerSolver((n, n, n), 1.0, gamma, origin=-0.5, boundary="outflow", cfl=cfl, self_gravity=G,
+                                  self_gravity_boundary="isolated")
+    r = np.sqrt(sum(c * c for c in solver.centers()))
+    inside = r < radius
+    rho = np.where(inside, rho0, ambient * rho0)
+    state0 = solver.initial_state(rho, (0.0, 0.0, 0.0), pressure, dtype=dtype)
+    return solver, state0, free_fall_time(rho0, G), float(inside.sum() * rho0 * solver.cell_volume)
+
+
+def lagrangian_radii(solver, rho, fractions, mass, center=None):
+    """Radii around ``center`` (default: the box's centre) enclosing the given ``fractions`` of ``mass`` (numpy).
+
+    Each cell's mass is spread evenly over the distances within half a cell width (the smallest axis's) of its
+    centre's distance, so the enclosed mass is a continuous, piecewise-linear function of the radius (the plain
+    cumulative sum over cell centres jumps from shell to shell of cells); it is inverted by interpolation."""
+    xs = solver.centers()
+    if center is None:
+        center = [o + 0.5 * L for o, L in zip(solver.origin, solver.lengths)]
+    r = np.sqrt(sum((x - c) ** 2 for x, c in zip(xs, center))).ravel()
+    m = np.asarray(rho, dtype=np.float64).ravel() * solver.cell_volume
+    h = min(solver.dx)
+    # the enclosed mass's slope is sum(m / h) over the cells whose ramps [r - h/2, r + h/2] cover the radius
+    at = np.concatenate([r - 0.5 * h, r + 0.5 * h])
+    slope = np.concatenate([m / h, -m / h])
+    order = np.argsort(at, kind="stable")
+    at, slope = at[order], np.cumsum(slope[order])
+    enclosed = np.concatenate([[0.0], np.cumsum(slope[:-1] * np.diff(at))])
+    return np.interp(np.asarray(fractions, dtype=np.float64) * mass, enclosed, at)
 
 
 def outer_shock_radius(r, p, p_ambient, factor=2.0):
