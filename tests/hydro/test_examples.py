@@ -128,6 +128,16 @@ def test_collapse_cli_small_run(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_collapse_fit_quick_recovers_the_cloud_within_its_errors(tmp_path):
+    """collapse-fit --quick (16^3, noise 1% of the peak column): chi^2 per pixel in 0.85-1.15 (measured 1.045), the
+    truth within 3 sigma (1.3 sigma; rho0 0.31%, R 0.17%, omega 0.032 off)."""
+    m = run_example("collapse-fit", tmp_path, quick=True)
+    assert 0.85 <= m["chi2_per_pixel"] <= 1.15 and m["start_chi2_per_pixel"] > 10
+    assert m["max_pull"] <= 3.0 and m["rho0_rel_err"] <= 0.02 and m["radius_rel_err"] <= 0.02
+    assert m["omega_abs_err"] <= 0.1
+
+
+@pytest.mark.slow
 def test_wind_2d_fit_quick_recovers_the_truth_within_its_errors(tmp_path):
     """wind-2d-fit --quick (24 x 48 cells, noise 1% of the central column): chi^2 per pixel in 0.85-1.15, the truth
     within 3 sigma (measured 1.5 sigma; errors 1.1% in v_inf, 2.2% in Mdot along the Mdot v^2 ridge)."""
