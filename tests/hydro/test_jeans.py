@@ -100,8 +100,14 @@ def test_bad_self_gravity_input(kwargs, match):
         CartesianEulerSolver((8, 8), **kwargs)
 
 
-def test_self_gravity_not_split_across_devices():
+def test_self_gravity_split_bad_input():
+    """Periodic self-gravity splits across devices on 2 and 3 axes (tests/parallel); 1D grids and isolated gravity
+    do not: a ValueError says so."""
     from diffphys.parallel import device_mesh
 
-    with pytest.raises(ValueError, match="self_gravity is not split across devices"):
-        CartesianEulerSolver((8, 8), self_gravity=1.0, devices=device_mesh())
+    with pytest.raises(ValueError, match="isolated' is not split across devices"):
+        CartesianEulerSolver((8, 8), boundary="outflow", self_gravity=1.0, self_gravity_boundary="isolated",
+                             devices=device_mesh())
+    with pytest.raises(ValueError, match="needs 2 or 3 axes"):
+        CartesianEulerSolver((8,), self_gravity=1.0, devices=device_mesh())
+    CartesianEulerSolver((8, 8), self_gravity=1.0, devices=device_mesh())  # accepted

@@ -143,7 +143,8 @@ class CartesianEulerSolver(eqx.Module):
         self_gravity_boundary: ``"periodic"`` (default) or ``"isolated"``: no mass outside the grid (vacuum
             boundaries, any hydro boundary): the potential of the cell-uniform density by a zero-padded FFT
             convolution with the exact potential of a cell (:mod:`diffphys.gravity.isolated`; 3D ``-G/r``, 2D
-            lines of mass ``2 G ln r``, 1D sheets), ``g`` its centred difference. Cartesian geometry, one device.
+            lines of mass ``2 G ln r``, 1D sheets), ``g`` its centred difference. Cartesian geometry, one device
+            (periodic gravity splits across ``devices`` on 2 and 3 axes, with slab FFTs).
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -251,7 +252,13 @@ class CartesianEulerSolver(eqx.Module):
                                  f"every axis; got boundary {self.boundary} (use self_gravity_boundary='isolated' for "
                                  "vacuum around the grid)")
             if devices is not None:
-                raise ValueError("self_gravity is not split across devices (devices must be None)")
+                n_dev = devices.shape[device_axis]
+                if self_gravity_boundary == "isolated":
+                    raise ValueError("self_gravity with self_gravity_boundary='isolated' is not split across devices "
+                                     "(devices must be None)")
+                if d == 1 or self.shape[1] % n_dev:
+                    raise ValueError(f"self_gravity split across devices needs 2 or 3 axes with shape[1] a multiple of "
+                                     f"the number of devices ({n_dev}) for the slab FFT; got shape {self.shape}")
             self_gravity = float(self_gravity)
         self.self_gravity = self_gravity
 
@@ -289,15 +296,56 @@ class CartesianEulerSolver(eqx.Module):
         vol = self.cell_volumes()
         return np.where(inside, 1.0 / vol[inside].sum(), 0.0)
 
-    def gravity_field(self, rho):
-        """The self-gravity acceleration per axis at the cell centres from a density field (``self_gravity``)."""
+    def gravity_field(self, rho, halo=None):
+        """The self-gravity acceleration per axis at the cell centres from a density field (``self_gravity``).
+        ``halo``: inside the per-device step of a split grid, ``(axis name, devices)``; ``rho`` is then this device's
+        block (periodic gravity: slab-decomposed FFTs, equal to the one-device field to round-off)."""
         from ..gravity.force import poisson_force_mesh
         from ..gravity.isolated import isolated_field
 
         if self.self_gravity_boundary == "isolated":
             return isolated_field(rho, self.dx, self.self_gravity)
+        if halo is not None and halo[1] > 1:
+            return self._gravity_field_slabs(rho, halo)
         f = poisson_force_mesh(rho - jnp.mean(rho), self.lengths, scale=4.0 * np.pi * self.self_gravity)
         return [f[..., k].astype(rho.dtype) for k in range(self.ndim)]
+
+    def _gravity_field_slabs(self, rho, halo):
+        """The periodic spectral field of :meth:`gravity_field` on a grid split along axis 0 (``rho``: this
+        device's ``(n_0 / P, n_1[, n_2])`` block): the forward transform leaves each device all ``k_0`` and its
+        block of ``k_1`` (one all-to-all; :mod:`diffphys.parallel.fft`; 2D grids use a complex FFT along axis 1),
+        the multipliers ``4 pi G i k_a / k^2`` (Nyquist of the derivative zeroed, as the one-device solver) are
+        applied to that block, and one inverse transform per axis brings each component back to the block."""
+        from ..gravity.force import wavevectors
+        from ..parallel.fft import irfftn_slabs, rfftn_slabs
+
+        name, n_dev = halo
+        d, dtype = self.ndim, rho.dtype
+        total = float(np.prod(self.shape))
+        delta = rho - lax.psum(jnp.sum(rho), name) / total
+        rfft = d == 3  # 3D: real FFTs over axes 1, 2 (the gravity package's slabs); 2D: complex along axis 1
+        k_all = wavevectors(self.shape, self.lengths, np.float64, rfft=rfft, zero_nyquist=False)
+        g_all = wavevectors(self.shape, self.lengths, np.float64, rfft=rfft, zero_nyquist=True)
+        block = self.shape[1] // n_dev
+        start = lax.axis_index(name) * block
+
+        def local(k):  # this device's block of axis 1
+            return lax.dynamic_slice_in_dim(jnp.asarray(k, dtype), start, block, axis=1)
+
+        ks = [jnp.asarray(k_all[0], dtype), local(k_all[1]), *[jnp.asarray(k, dtype) for k in k_all[2:]]]
+        gs = [jnp.asarray(g_all[0], dtype), local(g_all[1]), *[jnp.asarray(k, dtype) for k in g_all[2:]]]
+        k2 = sum(k * k for k in ks)
+        inv = jnp.where(k2 > 0, 4.0 * np.pi * self.self_gravity / jnp.where(k2 > 0, k2, 1.0), 0.0)
+        if rfft:
+            pot = rfftn_slabs(delta, name) * inv
+            return [irfftn_slabs(1j * g * pot, self.shape[2], name).astype(dtype) for g in gs]
+        a = lax.all_to_all(jnp.fft.fft(delta, axis=1), name, 1, 0, tiled=True)
+        pot = jnp.fft.fft(a, axis=0) * inv
+        out = []
+        for g in gs:
+            b = lax.all_to_all(jnp.fft.ifft(1j * g * pot, axis=0), name, 0, 1, tiled=True)
+            out.append(jnp.fft.ifft(b, axis=1).real.astype(dtype))
+        return out
 
     def gravity_potential(self, rho, ghosts=False):
         """The self-gravity potential at the cell centres (``self_gravity``): periodic, of ``rho - mean(rho)``;
@@ -491,7 +539,7 @@ class CartesianEulerSolver(eqx.Module):
             axi = tuple(self._local(a, dtype, halo, e)[:, None]
                         for a, e in ((areas, 1), (inv_vol, 0), (da_over_v, 0), (1.0 / centers, 0)))
         if self.self_gravity is not None:  # the field of the density at the start of the step (the predictor)
-            g_now = self.gravity_field(rho)
+            g_now = self.gravity_field(rho, halo)
         if self.limiter is None:
             pred, half = w, [None] * d
         else:
@@ -575,7 +623,7 @@ class CartesianEulerSolver(eqx.Module):
             # (Jiang et al. 2013), was tried: at a cold sphere's sharp edge it gives the edge cell half the work
             # that its momentum source gives its kinetic energy, and drove the pressure there negative in 4 steps.)
             rho_h, vel_h = pred[0], pred[1:-1]
-            for k, gk in enumerate(self.gravity_field(rho_h)):
+            for k, gk in enumerate(self.gravity_field(rho_h, halo)):
                 rate[1 + k] = rate[1 + k] + rho_h * gk
                 rate[-1] = rate[-1] + rho_h * vel_h[k] * gk
         if self.gravity is not None:
@@ -628,7 +676,7 @@ class CartesianEulerSolver(eqx.Module):
         if self.source is not None:  # the wind's terminal speed along every axis at once (a bound)
             rate = jnp.maximum(rate, params.v_inf.astype(rate.dtype) * sum(1.0 / h for h in self.dx))
         if self.self_gravity is not None:  # free fall: no cell accelerated across its width in one step
-            g2 = sum(gk * gk for gk in self.gravity_field(rho))
+            g2 = sum(gk * gk for gk in self.gravity_field(rho, halo))
             rate = jnp.maximum(rate, jnp.sqrt(jnp.sqrt(jnp.max(g2)) / min(self.dx)))
         if halo is not None:  # the devices' maxima gathered (lax.pmax has no derivative rule)
             rate = jnp.max(lax.all_gather(rate, halo[0]))
