@@ -32,7 +32,8 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["cell_potential_kernel", "isolated_green_hat", "isolated_potential", "isolated_field"]
+__all__ = ["cell_potential_kernel", "isolated_green_hat", "isolated_potential", "isolated_field",
+           "isolated_potential_slabs", "field_from_potential"]
 
 
 def _xlogy(a, b):
@@ -84,13 +85,14 @@ def padded_shape(shape):
 
 
 @functools.lru_cache(maxsize=8)
-def _green_hat(shape, dx, G):
-    pad = padded_shape(shape)
-    # displacement index m at position m mod P; m in [-(n + 1), n]: the kernel is even in each axis
-    offs = [np.where(np.arange(p) <= n, np.arange(p), np.arange(p) - p) * h for p, n, h in zip(pad, shape, dx)]
+def _green_hat(shape, dx, G, pad=None, rfft=True):
+    pad = padded_shape(shape) if pad is None else pad
+    # displacement m at position m mod p (m = i up to p / 2, i - p above; p >= 2 n + 2 covers -n - 1 .. n + 1,
+    # every separation of a cell or a ghost from a cell); the kernel is even in each axis
+    offs = [np.where(np.arange(p) <= p // 2, np.arange(p), np.arange(p) - p) * h for p, h in zip(pad, dx)]
     grids = np.meshgrid(*offs, indexing="ij", sparse=True)
     k = cell_potential_kernel(grids, dx, G)
-    hat = np.fft.rfftn(k)
+    hat = np.fft.rfftn(k) if rfft else np.fft.fftn(k)
     return np.ascontiguousarray(hat.real)  # an even kernel has a real transform (the imaginary part is round-off)
 
 
@@ -117,11 +119,67 @@ def isolated_potential(rho, dx, G=1.0, ghosts=False):
 
 def isolated_field(rho, dx, G=1.0):
     """``g = -grad(phi)`` per axis at the cell centres (centred differences of :func:`isolated_potential`)."""
-    phi = isolated_potential(rho, dx, G, ghosts=True)
-    d = rho.ndim
+    return field_from_potential(isolated_potential(rho, dx, G, ghosts=True), dx)
+
+
+def field_from_potential(phi, dx):
+    """``-grad(phi)`` per axis by centred differences, from a potential with one ghost layer on every side."""
+    d = phi.ndim
     out = []
     for a in range(d):
         hi = tuple(slice(2, None) if b == a else slice(1, -1) for b in range(d))
         lo = tuple(slice(0, -2) if b == a else slice(1, -1) for b in range(d))
         out.append(-(phi[hi] - phi[lo]) * (0.5 / dx[a]))
     return out
+
+
+def isolated_potential_slabs(rho, shape, dx, G, axis_name, n_dev):
+    """:func:`isolated_potential` with ``ghosts=True`` inside ``jax.shard_map`` on a grid split along axis 0:
+    ``rho`` is this device's block ``(n_0 / P, n_1[, n_2])`` of the global ``shape``; returns its potential with the
+    ghost layer, ``(n_0 / P + 2, n_1 + 2[, n_2 + 2])``, equal to the one-device result to round-off.
+
+    The zero-padded box is split like the slab FFTs of :mod:`diffphys.parallel.fft`: each device transforms its
+    block over the local axes (padded to ``2 n + 2``, axis 1 rounded up to a multiple of ``P``), one all-to-all
+    leaves it every ``x`` for its block of ``k_1``, the transform along axis 0 pads to ``2 n_0 + 2``; after the
+    multiplication by its block of the kernel's transform the way back returns rows ``0 .. n_0 - 1`` by one
+    all-to-all, and the two rows just outside the grid (``-1`` and ``n_0``, needed by the first and the last
+    device) by a gather of two planes. Interior ghost rows come from the neighbouring devices (``lax.ppermute``).
+    2D grids use a complex FFT along axis 1."""
+    from jax import lax
+
+    d = len(shape)
+    if d not in (2, 3):
+        raise ValueError(f"isolated_potential_slabs needs 2 or 3 axes; got shape {tuple(shape)}")
+    n0 = shape[0]
+    pad0 = 2 * n0 + 2
+    pad1 = -(-(2 * shape[1] + 2) // n_dev) * n_dev
+    pads = (pad0, pad1) + tuple(2 * n + 2 for n in shape[2:])
+    rfft = d == 3
+    hat_all = _green_hat(tuple(int(n) for n in shape), tuple(float(h) for h in dx), float(G), pads, rfft)
+    dtype = rho.dtype
+    block = pad1 // n_dev
+    me = lax.axis_index(axis_name)
+    hat = lax.dynamic_slice_in_dim(jnp.asarray(hat_all, dtype), me * block, block, axis=1)
+    local_axes = tuple(range(1, d))
+    if rfft:
+        a = jnp.fft.rfftn(rho, s=pads[1:], axes=local_axes)
+    else:
+        a = jnp.fft.fft(rho, n=pad1, axis=1)
+    a = lax.all_to_all(a, axis_name, 1, 0, tiled=True)  # (n0, pad1 / P, ...): every x, this device's k_1
+    a = jnp.fft.ifft(jnp.fft.fft(a, n=pad0, axis=0) * hat, axis=0)
+
+    def back(b):  # rows of every k_1 -> real space over the local axes, with the ghost ring of axes 1..d-1
+        if rfft:
+            r = jnp.fft.irfftn(b, s=pads[1:], axes=local_axes)
+        else:
+            r = jnp.fft.ifft(b, axis=1).real
+        r = jnp.roll(r, 1, axis=local_axes)
+        return r[(slice(None),) + tuple(slice(0, n + 2) for n in shape[1:])].astype(dtype)
+
+    rows = back(lax.all_to_all(a[:n0], axis_name, 0, 1, tiled=True))  # this device's rows, (n0 / P, ...)
+    edges = back(lax.all_gather(jnp.stack([a[pad0 - 1], a[n0]]), axis_name, axis=1, tiled=True))  # rows -1, n0
+    below = lax.ppermute(rows[-1:], axis_name, [(i, i + 1) for i in range(n_dev - 1)])  # from device i - 1
+    above = lax.ppermute(rows[:1], axis_name, [(i + 1, i) for i in range(n_dev - 1)])  # from device i + 1
+    below = jnp.where(me == 0, edges[:1], below)
+    above = jnp.where(me == n_dev - 1, edges[1:], above)
+    return jnp.concatenate([below, rows, above], axis=0)

@@ -143,8 +143,8 @@ class CartesianEulerSolver(eqx.Module):
         self_gravity_boundary: ``"periodic"`` (default) or ``"isolated"``: no mass outside the grid (vacuum
             boundaries, any hydro boundary): the potential of the cell-uniform density by a zero-padded FFT
             convolution with the exact potential of a cell (:mod:`diffphys.gravity.isolated`; 3D ``-G/r``, 2D
-            lines of mass ``2 G ln r``, 1D sheets), ``g`` its centred difference. Cartesian geometry, one device
-            (periodic gravity splits across ``devices`` on 2 and 3 axes, with slab FFTs).
+            lines of mass ``2 G ln r``, 1D sheets), ``g`` its centred difference. Cartesian geometry. Both kinds
+            split across ``devices`` on 2 and 3 axes (slab-decomposed FFTs).
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -253,12 +253,10 @@ class CartesianEulerSolver(eqx.Module):
                                  "vacuum around the grid)")
             if devices is not None:
                 n_dev = devices.shape[device_axis]
-                if self_gravity_boundary == "isolated":
-                    raise ValueError("self_gravity with self_gravity_boundary='isolated' is not split across devices "
-                                     "(devices must be None)")
-                if d == 1 or self.shape[1] % n_dev:
-                    raise ValueError(f"self_gravity split across devices needs 2 or 3 axes with shape[1] a multiple of "
-                                     f"the number of devices ({n_dev}) for the slab FFT; got shape {self.shape}")
+                if d == 1 or (self_gravity_boundary == "periodic" and self.shape[1] % n_dev):
+                    raise ValueError(f"self_gravity split across devices needs 2 or 3 axes (periodic: shape[1] a "
+                                     f"multiple of the number of devices ({n_dev}), for the slab FFT); got shape "
+                                     f"{self.shape}")
             self_gravity = float(self_gravity)
         self.self_gravity = self_gravity
 
@@ -304,6 +302,11 @@ class CartesianEulerSolver(eqx.Module):
         from ..gravity.isolated import isolated_field
 
         if self.self_gravity_boundary == "isolated":
+            if halo is not None and halo[1] > 1:
+                from ..gravity.isolated import field_from_potential, isolated_potential_slabs
+
+                phi = isolated_potential_slabs(rho, self.shape, self.dx, self.self_gravity, *halo)
+                return field_from_potential(phi, self.dx)
             return isolated_field(rho, self.dx, self.self_gravity)
         if halo is not None and halo[1] > 1:
             return self._gravity_field_slabs(rho, halo)
