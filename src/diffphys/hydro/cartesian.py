@@ -145,6 +145,11 @@ class CartesianEulerSolver(eqx.Module):
             convolution with the exact potential of a cell (:mod:`diffphys.gravity.isolated`; 3D ``-G/r``, 2D
             lines of mass ``2 G ln r``, 1D sheets), ``g`` its centred difference. Cartesian geometry. Both kinds
             split across ``devices`` on 2 and 3 axes (slab-decomposed FFTs).
+        pressure_floor: ``None`` (default) or a pressure (code units): after each step, a cell whose pressure fell
+            below it gets its thermal energy raised to the floor's (energy is added there: the total energy is
+            conserved only while the floor does not act). For very cold, fast flows (free-fall or wind Mach numbers
+            of ~30 and more), where the thermal energy is the small difference of two large ones and truncation
+            errors drive it negative; a run without a floor then turns NaN.
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -167,11 +172,12 @@ class CartesianEulerSolver(eqx.Module):
     cooling: Cooling | None
     self_gravity: float | None = eqx.field(static=True)
     self_gravity_boundary: str = eqx.field(static=True)
+    pressure_floor: float | None = eqx.field(static=True)
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
                  boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch",
                  geometry="cartesian", source=None, source_center=None, cooling=None,
-                 self_gravity=None, self_gravity_boundary="periodic"):
+                 self_gravity=None, self_gravity_boundary="periodic", pressure_floor=None):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -259,6 +265,10 @@ class CartesianEulerSolver(eqx.Module):
                                      f"{self.shape}")
             self_gravity = float(self_gravity)
         self.self_gravity = self_gravity
+        if pressure_floor is not None:
+            check_range("pressure_floor", pressure_floor, 0.0, lo_open=True)
+            pressure_floor = float(pressure_floor)
+        self.pressure_floor = pressure_floor
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -640,6 +650,11 @@ class CartesianEulerSolver(eqx.Module):
             kin = 0.5 * sum(mk * _flush(mk / new[0]) for mk in m)
             p_old = (g - 1.0) * (new[-1] - kin)
             new[-1] = new[-1] - (p_old - self.cooling.cool(new[0], p_old, dt, g)) / (g - 1.0)
+        if self.pressure_floor is not None:  # raise the thermal energy where the pressure fell below the floor
+            kin = 0.5 * sum(mk * _flush(mk / new[0]) for mk in new[1:-1])
+            thermal = new[-1] - kin
+            floor = self.pressure_floor / (g - 1.0)
+            new[-1] = jnp.where(thermal < floor, kin + floor, new[-1])
         return _stack(new)
 
     def _wall_flux(self, f, axis, var, halo=None):

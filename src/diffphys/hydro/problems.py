@@ -115,14 +115,15 @@ def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, devices=
 
 
 def collapse_problem(n=40, radius=0.25, rho0=1.0, ambient=1e-3, pressure=1e-3, G=1.0, gamma=5.0 / 3.0, cfl=0.4,
-                     dtype=None):
+                     dtype=None, pressure_floor=None):
     """A cold uniform sphere collapsing under its own gravity with vacuum (isolated) gravity boundaries.
 
     ``n^3`` cells on ``[-1/2, 1/2]^3`` with outflow boundaries; the sphere of density ``rho0`` and ``radius`` sits
     at the centre in gas of density ``ambient * rho0`` at the same ``pressure``. With the defaults the sphere's
     thermal energy is 1% of its gravitational binding energy, so its shells follow the pressureless free fall
     (:func:`~diffphys.hydro.exact.free_fall_radius`) until close to ``t_ff`` (free-fall Mach number ~12; much colder
-    gas, Mach ~40, drives the pressure at the sphere's edge negative: the solver has no dual-energy formalism).
+    gas, Mach ~40, drives the pressure at the sphere's edge negative unless a ``pressure_floor`` is given: the
+    solver has no dual-energy formalism).
     Returns ``(solver, state0, t_ff, mass)`` with ``mass`` the sphere's mass on the grid (its cells' sum)."""
     from .cartesian import CartesianEulerSolver
     from .exact import free_fall_time
@@ -133,7 +134,7 @@ def collapse_problem(n=40, radius=0.25, rho0=1.0, ambient=1e-3, pressure=1e-3, G
     if not radius < 0.5:
         raise ValueError(f"radius must be < 0.5 (the sphere inside the unit box); got {radius!r}")
     solver = CartesianEulerSolver((n, n, n), 1.0, gamma, origin=-0.5, boundary="outflow", cfl=cfl, self_gravity=G,
-                                  self_gravity_boundary="isolated")
+                                  self_gravity_boundary="isolated", pressure_floor=pressure_floor)
     r = np.sqrt(sum(c * c for c in solver.centers()))
     inside = r < radius
     rho = np.where(inside, rho0, ambient * rho0)
