@@ -37,7 +37,7 @@ c = g.Cosmology().tabulate(); from diffphys.core import simulate; \
 st = simulate(s, s.initial_state(g.white_noise(jax.random.PRNGKey(0), s.ptcl_grid), c), c, num_steps=4).state; \
 print('smoke ok', jnp.isfinite(st.disp).all(), st.disp.devices())"
 # BENCHES picks which to run (default: all, in this order)
-want() { case " ${BENCHES:-gravity_pm flow_karman flow_taylor_green flow_spectral hydro_ensemble hydro_wind hydro_2d} " in *" $1 "*) return 0;; esac; return 1; }
+want() { case " ${BENCHES:-gravity_pm flow_karman flow_taylor_green flow_spectral hydro_ensemble hydro_wind hydro_2d hydro_collapse} " in *" $1 "*) return 0;; esac; return 1; }
 want gravity_pm && run gravity_pm "${GRAVITY_LIMIT:-150}" benchmarks/gravity_pm.py --large
 want flow_karman && run flow_karman "${KARMAN_LIMIT:-80}" benchmarks/flow_karman.py
 want flow_taylor_green && run flow_taylor_green "${TG_LIMIT:-40}" benchmarks/flow_taylor_green.py
@@ -45,6 +45,7 @@ want flow_spectral && run flow_spectral "${SPECTRAL_LIMIT:-60}" benchmarks/flow_
 want hydro_ensemble && run hydro_ensemble "${ENS_LIMIT:-150}" benchmarks/hydro_ensemble.py --sizes "${ENS_SIZES:-1,64,512}"
 want hydro_wind && run hydro_wind "${HYDRO_LIMIT:-100}" benchmarks/hydro_wind.py --no-memory --no-fit ${HYDRO_ARGS:-}
 want hydro_2d && run hydro_2d "${HYDRO2D_LIMIT:-150}" benchmarks/hydro_2d.py --n "${HYDRO2D_N:-256}" --rows hllc --reps 3
+want hydro_collapse && run hydro_collapse "${COLLAPSE_LIMIT:-240}" benchmarks/hydro_collapse.py --n "${COLLAPSE_N:-64}" --reps 2
 want hydro_grad_layouts && run hydro_grad_layouts "${LAYOUT_LIMIT:-150}" benchmarks/hydro_grad_layouts.py ${LAYOUT_ARGS:-}
 # NUTS chains one after another vs in lock-step (vmap) on this machine: the quick wind posterior, each way
 for m in sequential vectorized; do

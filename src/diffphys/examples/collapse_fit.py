@@ -44,8 +44,6 @@ class Config:
 
 
 def run(config: Config, out: Path) -> dict:
-    import time
-
     import jax
     import jax.numpy as jnp
     import matplotlib
@@ -56,7 +54,7 @@ def run(config: Config, out: Path) -> dict:
 
     from ..core.io import save_figure, write_json
     from ..hydro import CartesianEulerSolver, CartesianState, solve
-    from .wind_fit import levenberg_marquardt, linearize
+    from .wind_fit import fit_with_errors, linearize
 
     c = config
     solver = CartesianEulerSolver((c.n,) * 3, 1.0, 5.0 / 3.0, origin=-0.5, boundary="outflow", cfl=0.4,
@@ -88,13 +86,8 @@ def run(config: Config, out: Path) -> dict:
     obs = clean + sigma_pix * jax.random.normal(jax.random.PRNGKey(c.seed), clean.shape, dtype)
     lin = linearize(lambda th: image(th).ravel() / sigma_pix, obs.ravel() / sigma_pix)
     theta0 = jnp.asarray([np.log(c.start_rho0), np.log(c.start_radius), c.start_omega], dtype)
-    lin(theta0)  # compile
-    t0 = time.perf_counter()
-    theta, path, losses, iters = levenberg_marquardt(lin, theta0, max_iter=c.iterations)
-    wall = time.perf_counter() - t0
-    theta = np.asarray(theta, np.float64)
-    jac = np.asarray(lin(jnp.asarray(theta, dtype))[1], np.float64)
-    cov = np.linalg.inv(jac.T @ jac)  # Gauss-Newton covariance of theta (residuals in noise units)
+    # Gauss-Newton covariance of theta at the optimum (residuals in noise units)
+    theta, path, losses, iters, wall, cov = fit_with_errors(lin, theta0, c.iterations)
     sig = np.sqrt(np.diag(cov))
     tr = np.asarray(truth, np.float64)
     pulls = np.abs(theta - tr) / sig

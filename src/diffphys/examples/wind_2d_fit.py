@@ -34,8 +34,6 @@ class Config:
 
 
 def run(config: Config, out: Path) -> dict:
-    import time
-
     import jax
     import jax.numpy as jnp
     import matplotlib
@@ -46,7 +44,7 @@ def run(config: Config, out: Path) -> dict:
 
     from ..core.io import save_figure
     from ..hydro import WindParams, axisymmetric_wind_problem, solve
-    from .wind_fit import levenberg_marquardt, linearize
+    from .wind_fit import fit_with_errors, linearize
 
     c = config
     solver, state0, wind = axisymmetric_wind_problem(c.n_r, c.n_inject, v_inf_kms=c.v_inf_kms,
@@ -69,13 +67,8 @@ def run(config: Config, out: Path) -> dict:
     obs = clean + c.noise * jax.random.normal(jax.random.PRNGKey(c.seed), clean.shape, dtype)
     lin = linearize(lambda th: image(th).ravel() / c.noise, obs.ravel() / c.noise)
     theta0 = jnp.log(jnp.asarray([float(u.velocity(c.start_v_kms)), float(u.mass_loss_rate(c.start_mdot))], dtype))
-    lin(theta0)  # compile
-    t0 = time.perf_counter()
-    theta, path, losses, iters = levenberg_marquardt(lin, theta0, max_iter=c.iterations)
-    wall = time.perf_counter() - t0
-    theta = np.asarray(theta, np.float64)
-    jac = np.asarray(lin(jnp.asarray(theta, dtype))[1], np.float64)
-    cov = np.linalg.inv(jac.T @ jac)  # Gauss-Newton covariance of log (v_inf, Mdot) (residuals in noise units)
+    # Gauss-Newton covariance of theta at the optimum (residuals in noise units)
+    theta, path, losses, iters, wall, cov = fit_with_errors(lin, theta0, c.iterations)
     sigma = np.sqrt(np.diag(cov))
     corr = float(cov[0, 1] / (sigma[0] * sigma[1]))
     tr = np.asarray(truth, np.float64)

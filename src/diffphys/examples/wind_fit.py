@@ -91,6 +91,23 @@ def linearize(final, target):
     return lin
 
 
+def fit_with_errors(lin, theta0, max_iter=40):
+    """Compile ``lin``, run :func:`levenberg_marquardt` (timed without the compilation) and return
+    ``(theta, path, losses, iterations, wall_s, cov)`` with ``cov`` the Gauss-Newton covariance ``(J^T J)^-1`` at the
+    optimum (residuals in units of the noise), all numpy float64."""
+    import time
+
+    import jax.numpy as jnp
+    import numpy as np
+
+    lin(theta0)  # compile
+    t0 = time.perf_counter()
+    theta, path, losses, iters = levenberg_marquardt(lin, theta0, max_iter=max_iter)
+    wall = time.perf_counter() - t0
+    jac = np.asarray(lin(jnp.asarray(theta, theta0.dtype))[1], np.float64)
+    return np.asarray(theta, np.float64), path, losses, iters, wall, np.linalg.inv(jac.T @ jac)
+
+
 def levenberg_marquardt(lin, theta0, max_iter=40, tol=1e-7):
     """Minimise 1/2 |r(theta)|^2 with Levenberg-Marquardt given ``lin(theta) -> (r, J)``.
     Returns (theta, path, losses, iterations)."""

@@ -84,7 +84,7 @@ def padded_shape(shape):
     return tuple(2 * n + 2 for n in shape)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _green_hat(shape, dx, G, pad=None, rfft=True):
     pad = padded_shape(shape) if pad is None else pad
     # displacement m at position m mod p (m = i up to p / 2, i - p above; p >= 2 n + 2 covers -n - 1 .. n + 1,
