@@ -20,7 +20,8 @@ beside it. Gravity: ours the integrated Green's function of a cell (exact for ce
 kernel (``r = 0`` replaced by one cell width) on a ``2n`` box (its ``_compute_gravitational_potential``) with its
 ``SIMPLE_SOURCE_TERM`` coupling (its default, ``DONOR_ACCOUNTING``, leaves a negative pressure at the sphere's
 edge within its first steps here: measured and reported, ``jf1uids_default_coupling_after_t_0.005``). CFL 0.4
-both; time steps: ours ``cfl / max sum_k (|v_k| + c) / dx`` (and the free-fall limit), jf1uids its unsplit ``C_cfl / sum_k max (|v_k| + c) / dx`` (``dt_max`` set to t_end).
+both; time steps: ours ``cfl / max sum_k (|v_k| + c) / dx`` (and the free-fall limit), jf1uids its unsplit
+``C_cfl / sum_k max (|v_k| + c) / dx`` (``dt_max`` set to t_end).
 
 Also the field of the initial sphere from each code's potential (the same centred difference for both) against
 Newton: ``(4/3) pi G rho r`` inside, ``G M / r^2`` outside.
