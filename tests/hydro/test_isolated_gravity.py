@@ -258,3 +258,18 @@ def test_spherical_1d_collapse_follows_free_fall():
     core = g.centers < 0.4 * 0.25 * a
     rho, vol = np.asarray(sol.state.u[0]), g.volumes
     assert abs((rho[core] * vol[core]).sum() / vol[core].sum() * a ** 3 - 1) <= 1e-3
+
+
+def test_lagrangian_radii_of_a_uniform_sphere():
+    """For a uniform sphere of radius 0.3 on 40^3 cells (nothing around it), the radii enclosing the fractions f of
+    its mass are 0.3 f^(1/3) to half a cell width (the staircase surface), increasing with f, and 0 for f = 0."""
+    from diffphys.hydro import lagrangian_radii
+
+    s = CartesianEulerSolver((40,) * 3, 1.0, origin=-0.5)
+    r = np.sqrt(sum(c * c for c in s.centers()))
+    rho = np.where(r < 0.3, 2.0, 0.0)
+    mass = rho.sum() * s.cell_volume
+    f = np.array([0.1, 0.25, 0.5, 0.75, 0.9])
+    radii = lagrangian_radii(s, rho, f, mass)
+    assert np.max(np.abs(radii - 0.3 * f ** (1 / 3))) <= 0.5 / 40
+    assert np.all(np.diff(radii) > 0) and lagrangian_radii(s, rho, [0.0], mass)[0] <= 0.5 / 40
