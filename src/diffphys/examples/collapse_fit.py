@@ -16,7 +16,7 @@ class Config:
     noise: float = 0.01  # Gaussian noise per pixel, relative to the true image's peak column
     rho0: float = 1.0  # truth: the cloud's density
     radius: float = 0.25  # truth: its radius (a tanh edge 0.75 cells wide, so that the image is smooth in it)
-    omega: float = 1.1  # truth: solid-body rotation about z (rotational / gravitational energy 0.08)
+    omega: float = 1.1  # truth: solid-body rotation about z (rotational / gravitational energy 0.096)
     start_rho0: float = 0.7
     start_radius: float = 0.2
     start_omega: float = 0.4
