@@ -145,3 +145,22 @@ def test_wind_2d_fit_quick_recovers_the_truth_within_its_errors(tmp_path):
     assert 0.85 <= m["chi2_per_pixel"] <= 1.15 and m["start_chi2_per_pixel"] > 10
     assert m["max_pull"] <= 3.0 and m["v_rel_err"] <= 0.05 and m["mdot_rel_err"] <= 0.1
     assert m["correlation"] < -0.9  # the bubble fixes L = Mdot v^2 / 2 better than either
+
+
+def test_brio_wu_cli_small_run(tmp_path, capsys):
+    """brio-wu at 200 cells against a 1600-cell run: HLLD closer than HLL, mass and energy budgets exact (the gas is
+    at rest at both ends), positive; bad input exits with code 2."""
+    import json
+
+    from diffphys.cli import main
+
+    out = tmp_path / "bw"
+    assert main(["run", "brio-wu", "--out", str(out), "--set", "n_cells=200", "--set", "reference_cells=1600"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["l1_density_hlld"] < m["l1_density_hll"] < 0.02
+    assert m["mass_rel_err"] <= 1e-14 and m["energy_rel_err"] <= 1e-14  # float64 under the tests
+    assert m["min_density"] > 0.1 and m["min_pressure"] > 0.05
+    for f in ("brio_wu_profiles.png", "brio_wu_zoom.png"):
+        assert (out / f).exists()
+    assert main(["run", "brio-wu", "--out", str(tmp_path / "x"), "--set", "reference_cells=1000"]) == 2
+    assert "reference_cells" in capsys.readouterr().err

@@ -1,0 +1,416 @@
+"""Ideal magnetohydrodynamics in one dimension (planar, all three vector components: "1.5D").
+
+Units absorb ``1 / sqrt(4 pi)`` (or ``1 / sqrt(mu_0)``) into ``B``: magnetic pressure ``|B|^2 / 2``. The state
+holds the conserved variables ``u = (rho, rho v_x, rho v_y, rho v_z, E, B_y, B_z)`` per cell, ``E = p / (gamma - 1)
++ rho |v|^2 / 2 + |B|^2 / 2``, and the normal field ``B_x``, which ``div B = 0`` keeps constant in one dimension
+(a differentiable scalar of the state: a run is differentiable with respect to it too). The fluxes are
+
+    F = (rho v_x, rho v_x^2 + p_T - B_x^2, rho v_x v_y - B_x B_y, rho v_x v_z - B_x B_z,
+         (E + p_T) v_x - B_x (v . B), B_y v_x - B_x v_y, B_z v_x - B_x v_z),   p_T = p + |B|^2 / 2.
+
+The scheme is the finite-volume one of :class:`diffphys.hydro.EulerSolver` (MUSCL on primitive variables with the
+same limiters and first-order fallback at faces whose reconstructed density or pressure is not positive, SSP-RK2 /
+RK3, CFL steps from the fast magnetosonic speed) with three Riemann solvers:
+
+* :func:`hlld_rows`: Miyoshi & Kusano (2005), J. Comput. Phys. 208, 315: five waves (two fast, two rotational,
+  the contact); it resolves isolated contacts and rotational discontinuities exactly and reduces to HLLC when
+  ``B = 0``.
+* :func:`hll_rows`: two waves (Davis' speed estimates with the fast speed).
+* :func:`rusanov_rows`: local Lax-Friedrichs.
+
+References in :mod:`diffphys.hydro.mhd` for tests and examples: :func:`mhd_eigensystem` (the linear waves of a
+uniform state from the flux Jacobian) and :func:`fast_shock` (a fast shock from the Rankine-Hugoniot conditions).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+from ..core.checks import check_choice, check_finite, check_int, check_range, is_concrete
+from .reconstruct import LIMITERS, materialize
+from .solver import _one
+from .state import check_gamma
+
+__all__ = ["MHDSolver", "MHDState", "MHD_RIEMANN_SOLVERS", "hll_rows", "hlld_rows", "rusanov_rows", "mhd_flux",
+           "fast_speed", "to_conserved", "to_primitive", "mhd_eigensystem", "fast_shock", "brio_wu_problem",
+           "PRIMITIVE_NAMES", "CONSERVED_NAMES"]
+
+PRIMITIVE_NAMES = ("rho", "v_x", "v_y", "v_z", "p", "B_y", "B_z")
+CONSERVED_NAMES = ("rho", "m_x", "m_y", "m_z", "E", "B_y", "B_z")
+
+
+def _energy(w, bx, gamma):
+    rho, vx, vy, vz, p, by, bz = w
+    return p / (gamma - 1.0) + 0.5 * rho * (vx * vx + vy * vy + vz * vz) + 0.5 * (bx * bx + by * by + bz * bz)
+
+
+def to_conserved(w, bx, gamma):
+    """Seven primitive rows ``(rho, v_x, v_y, v_z, p, B_y, B_z)`` -> seven conserved rows."""
+    rho, vx, vy, vz, p, by, bz = w
+    return (rho, rho * vx, rho * vy, rho * vz, _energy(w, bx, gamma), by, bz)
+
+
+def to_primitive(u, bx, gamma):
+    """Seven conserved rows -> seven primitive rows."""
+    rho, mx, my, mz, e, by, bz = u
+    vx, vy, vz = mx / rho, my / rho, mz / rho
+    p = (gamma - 1.0) * (e - 0.5 * (mx * vx + my * vy + mz * vz) - 0.5 * (bx * bx + by * by + bz * bz))
+    return (rho, vx, vy, vz, p, by, bz)
+
+
+def fast_speed(w, bx, gamma):
+    """The fast magnetosonic speed along x of primitive rows ``w``."""
+    rho, p, by, bz = w[0], w[4], w[5], w[6]
+    a2 = gamma * p / rho
+    b2 = (bx * bx + by * by + bz * bz) / rho
+    s = a2 + b2
+    disc = jnp.maximum(s * s - 4.0 * a2 * bx * bx / rho, 0.0)
+    return jnp.sqrt(0.5 * (s + jnp.sqrt(disc)))
+
+
+def mhd_flux(w, bx, gamma):
+    """The physical flux (seven rows) and the conserved state (seven rows) of primitive rows ``w``."""
+    rho, vx, vy, vz, p, by, bz = w
+    u = to_conserved(w, bx, gamma)
+    e = u[4]
+    pt = p + 0.5 * (bx * bx + by * by + bz * bz)
+    vb = vx * bx + vy * by + vz * bz
+    f = (rho * vx, rho * vx * vx + pt - bx * bx, rho * vx * vy - bx * by, rho * vx * vz - bx * bz,
+         (e + pt) * vx - bx * vb, by * vx - bx * vy, bz * vx - bx * vz)
+    return f, u
+
+
+def rusanov_rows(wl, wr, bx, gamma, one=None):
+    fl, ul = mhd_flux(wl, bx, gamma)
+    fr, ur = mhd_flux(wr, bx, gamma)
+    a = jnp.maximum(jnp.abs(wl[1]) + fast_speed(wl, bx, gamma), jnp.abs(wr[1]) + fast_speed(wr, bx, gamma))
+    return tuple(0.5 * (fl[k] + fr[k]) - 0.5 * a * (ur[k] - ul[k]) for k in range(7))
+
+
+def hll_rows(wl, wr, bx, gamma, one=None):
+    fl, ul = mhd_flux(wl, bx, gamma)
+    fr, ur = mhd_flux(wr, bx, gamma)
+    cl, cr = fast_speed(wl, bx, gamma), fast_speed(wr, bx, gamma)
+    sl = jnp.minimum(jnp.minimum(wl[1] - cl, wr[1] - cr), 0.0)
+    sr = jnp.maximum(jnp.maximum(wl[1] + cl, wr[1] + cr), 0.0)
+    inv = 1.0 / (sr - sl)
+    return tuple((sr * fl[k] - sl * fr[k] + sl * sr * (ur[k] - ul[k])) * inv for k in range(7))
+
+
+def hlld_rows(wl, wr, bx, gamma, one=None):
+    """The HLLD flux of Miyoshi & Kusano (2005) between primitive rows ``wl`` and ``wr`` (seven each).
+
+    ``one``: see :func:`diffphys.hydro.reconstruct.materialize`; the wave speeds and the intermediate states are
+    computed once into buffers instead of being re-derived inside each of the seven flux kernels (the same values;
+    without it XLA's CPU compiler took minutes over the forward-mode derivative of a run)."""
+
+    def m(x):
+        return materialize(x, one)
+
+    fl, ul = mhd_flux(wl, bx, gamma)
+    fr, ur = mhd_flux(wr, bx, gamma)
+    fl, ul, fr, ur = (tuple(m(a) for a in t) for t in (fl, ul, fr, ur))
+    rl, vxl, vyl, vzl, pl, byl, bzl = wl
+    rr, vxr, vyr, vzr, pr, byr, bzr = wr
+    bx = jnp.asarray(bx, rl.dtype)
+    bx2 = bx * bx
+    ptl = pl + 0.5 * (bx2 + byl * byl + bzl * bzl)
+    ptr = pr + 0.5 * (bx2 + byr * byr + bzr * bzr)
+    cmax = jnp.maximum(fast_speed(wl, bx, gamma), fast_speed(wr, bx, gamma))
+    sl = m(jnp.minimum(vxl, vxr) - cmax)  # MK05 eq. (67)
+    sr = m(jnp.maximum(vxl, vxr) + cmax)
+    ql, qr = rl * (sl - vxl), rr * (sr - vxr)  # mass fluxes through the outer waves (ql < 0 < qr)
+    den = qr - ql
+    sm = m((qr * vxr - ql * vxl - ptr + ptl) / den)  # contact speed, eq. (38)
+    pts = m((qr * ptl - ql * ptr + ql * qr * (vxr - vxl)) / den)  # total pressure of the star states, eq. (41)
+
+    def star(vx, vy, vz, by, bz, e, pt, s, q):
+        """The star state (eqs. 43-48) between the outer wave ``s`` and the contact."""
+        rs = q / (s - sm)
+        d = q * (s - sm) - bx2
+        # degenerate (a rotational wave coincides with the fast one: d -> 0, then B_t = 0 or B_x = 0
+        # with the transverse field and velocity unchanged across the fast wave)
+        small = jnp.abs(d) <= 1e-12 * (q * (s - sm) + bx2)
+        d_safe = jnp.where(small, 1.0, d)
+        fv = jnp.where(small, 0.0, bx * (sm - vx) / d_safe)
+        fb = jnp.where(small, 1.0, (q * (s - vx) - bx2) / d_safe)
+        vys, vzs = vy - by * fv, vz - bz * fv
+        bys, bzs = by * fb, bz * fb
+        vb, vbs = vx * bx + vy * by + vz * bz, sm * bx + vys * bys + vzs * bzs
+        es = ((s - vx) * e - pt * vx + pts * sm + bx * (vb - vbs)) / (s - sm)
+        return tuple(m(a) for a in (rs, vys, vzs, bys, bzs, es))
+
+    rsl, vysl, vzsl, bysl, bzsl, esl = star(vxl, vyl, vzl, byl, bzl, ul[4], ptl, sl, ql)
+    rsr, vysr, vzsr, bysr, bzsr, esr = star(vxr, vyr, vzr, byr, bzr, ur[4], ptr, sr, qr)
+    sql, sqr = m(jnp.sqrt(rsl)), m(jnp.sqrt(rsr))
+    ssl = sm - jnp.abs(bx) / sql  # rotational waves, eq. (51)
+    ssr = sm + jnp.abs(bx) / sqr
+    sgn = jnp.sign(bx)
+    inv = 1.0 / (sql + sqr)
+    vyss = (sql * vysl + sqr * vysr + (bysr - bysl) * sgn) * inv  # double-star states, eqs. (59-62)
+    vzss = (sql * vzsl + sqr * vzsr + (bzsr - bzsl) * sgn) * inv
+    byss = (sql * bysr + sqr * bysl + sql * sqr * (vysr - vysl) * sgn) * inv
+    bzss = (sql * bzsr + sqr * bzsl + sql * sqr * (vzsr - vzsl) * sgn) * inv
+    vyss, vzss, byss, bzss = (m(a) for a in (vyss, vzss, byss, bzss))
+    vbss = sm * bx + vyss * byss + vzss * bzss
+    essl = esl - sql * (sm * bx + vysl * bysl + vzsl * bzsl - vbss) * sgn  # eq. (63)
+    essr = esr + sqr * (sm * bx + vysr * bysr + vzsr * bzsr - vbss) * sgn
+    essl, essr = m(essl), m(essr)
+
+    def cons(r, vy, vz, e, by, bz):
+        return (r, r * sm, r * vy, r * vz, e, by, bz)
+
+    usl = cons(rsl, vysl, vzsl, esl, bysl, bzsl)
+    usr = cons(rsr, vysr, vzsr, esr, bysr, bzsr)
+    ussl = cons(rsl, vyss, vzss, essl, byss, bzss)
+    ussr = cons(rsr, vyss, vzss, essr, byss, bzss)
+    out = []
+    for k in range(7):
+        fsl = fl[k] + sl * (usl[k] - ul[k])  # eq. (64)
+        fsr = fr[k] + sr * (usr[k] - ur[k])
+        fssl = fsl + ssl * (ussl[k] - usl[k])  # eq. (65)
+        fssr = fsr + ssr * (ussr[k] - usr[k])
+        f = jnp.where(sm >= 0.0, jnp.where(ssl >= 0.0, jnp.where(sl >= 0.0, fl[k], fsl), fssl),
+                      jnp.where(ssr <= 0.0, jnp.where(sr <= 0.0, fr[k], fsr), fssr))
+        out.append(f)
+    return tuple(out)
+
+
+MHD_RIEMANN_SOLVERS = {"hlld": hlld_rows, "hll": hll_rows, "rusanov": rusanov_rows}
+MHD_BOUNDARIES = ("outflow", "periodic")
+MHD_INTEGRATORS = ("euler", "rk2", "rk3")
+
+
+class MHDState(eqx.Module):
+    """Conserved variables ``u`` of shape ``(7, n)`` (:data:`CONSERVED_NAMES`) and the normal field ``bx``."""
+
+    u: jnp.ndarray
+    bx: jnp.ndarray
+
+    @property
+    def rho(self):
+        return self.u[0]
+
+
+def _check_state_values(name, u, bx, gamma):
+    if not (is_concrete(u) and is_concrete(bx)):
+        return
+    check_finite(f"{name}.bx", bx)
+    check_finite(f"{name}.u", u)
+    w = np.asarray(jnp.stack(to_primitive(tuple(jnp.asarray(u, jnp.float64)), jnp.asarray(bx, jnp.float64), gamma)))
+    for k, field in ((0, "density"), (4, "pressure")):
+        if np.any(w[k] <= 0):
+            raise ValueError(f"{name} {field} must be > 0 everywhere (allowed range (0, inf)); got minimum "
+                             f"{w[k].min():g}")
+
+
+class MHDSolver(eqx.Module):
+    """A uniform planar grid of ``n_cells`` on ``[x_min, x_max]`` for ideal MHD; ``step(state, params, dt)``,
+    ``max_dt(state, params)`` for :func:`diffphys.core.simulate` (``params`` is unused: pass ``None``).
+
+    Args:
+        n_cells: number of cells (>= 4).
+        x_min, x_max: the domain.
+        gamma: adiabatic index (> 1).
+        riemann: ``"hlld"`` (default), ``"hll"`` or ``"rusanov"``.
+        limiter: ``"mc"`` (default), ``"minmod"``, ``"vanleer"`` or ``None`` (first order).
+        integrator: ``"rk2"`` (default), ``"rk3"`` or ``"euler"``.
+        cfl: Courant number in (0, 1] on the fast magnetosonic speed.
+        boundary: ``"outflow"`` (zero gradient, default) or ``"periodic"``.
+    """
+
+    masked_steps = True
+
+    n_cells: int = eqx.field(static=True)
+    x_min: float = eqx.field(static=True)
+    x_max: float = eqx.field(static=True)
+    gamma: float = eqx.field(static=True)
+    riemann: str = eqx.field(static=True)
+    limiter: str | None = eqx.field(static=True)
+    integrator: str = eqx.field(static=True)
+    cfl: float = eqx.field(static=True)
+    boundary: str = eqx.field(static=True)
+
+    def __init__(self, n_cells, x_min=0.0, x_max=1.0, gamma=5.0 / 3.0, riemann="hlld", limiter="mc",
+                 integrator="rk2", cfl=0.8, boundary="outflow"):
+        self.n_cells = check_int("n_cells", n_cells, lo=4)
+        check_finite("x_min", x_min)
+        check_range("x_max", x_max, float(x_min), lo_open=True)
+        self.x_min, self.x_max = float(x_min), float(x_max)
+        self.gamma = check_gamma(gamma)
+        check_choice("riemann", riemann, tuple(MHD_RIEMANN_SOLVERS))
+        check_choice("limiter", limiter, (*LIMITERS, None))
+        check_choice("integrator", integrator, MHD_INTEGRATORS)
+        check_range("cfl", cfl, 0.0, 1.0, lo_open=True)
+        check_choice("boundary", boundary, MHD_BOUNDARIES)
+        self.riemann, self.limiter, self.integrator = riemann, limiter, integrator
+        self.cfl, self.boundary = float(cfl), boundary
+
+    @property
+    def dx(self):
+        return (self.x_max - self.x_min) / self.n_cells
+
+    @property
+    def centers(self):
+        return self.x_min + self.dx * (np.arange(self.n_cells) + 0.5)
+
+    @property
+    def faces(self):
+        return self.x_min + self.dx * np.arange(self.n_cells + 1)
+
+    # -- states ----------------------------------------------------------------------------------
+    def initial_state(self, rho, v_x, v_y, v_z, p, b_x, b_y, b_z, dtype=None) -> MHDState:
+        """A validated state from primitive values (arrays over the cells or scalars; ``b_x`` a scalar)."""
+        n = self.n_cells
+        prims = dict(rho=rho, v_x=v_x, v_y=v_y, v_z=v_z, p=p, B_y=b_y, B_z=b_z)
+        for name, val in (*prims.items(), ("b_x", b_x)):
+            check_finite(name, val)
+        if np.ndim(b_x) != 0:
+            raise ValueError(f"b_x must be a scalar (div B = 0 keeps it uniform in 1D); got shape {np.shape(b_x)}")
+        for name in ("rho", "p"):
+            if is_concrete(prims[name]) and np.any(np.asarray(prims[name]) <= 0):
+                raise ValueError(f"{name} of the initial state must be > 0 everywhere (allowed range (0, inf)); "
+                                 f"got minimum {np.min(np.asarray(prims[name])):g}")
+        w = [jnp.broadcast_to(jnp.asarray(v, dtype=dtype), (n,)) for v in prims.values()]
+        w = jnp.broadcast_arrays(*w)
+        if w[0].shape != (n,):
+            raise ValueError(f"primitive arrays must have shape ({n},); got {w[0].shape}")
+        bx = jnp.asarray(b_x, dtype=w[0].dtype)
+        return MHDState(jnp.stack(to_conserved(w, bx, self.gamma)), bx)
+
+    def validate(self, state: MHDState, name="state0"):
+        if not isinstance(state, MHDState):
+            raise ValueError(f"{name} must be an MHDState; got {type(state).__name__}")
+        if state.u.shape != (7, self.n_cells):
+            raise ValueError(f"{name}.u must have shape (7, {self.n_cells}); got {state.u.shape}")
+        _check_state_values(name, state.u, state.bx, self.gamma)
+
+    def primitive(self, state: MHDState):
+        """``(7, n)`` primitive variables :data:`PRIMITIVE_NAMES`."""
+        return jnp.stack(to_primitive(tuple(state.u), state.bx, self.gamma))
+
+    def totals(self, state: MHDState):
+        """``sum(dx u_i)`` for the seven conserved variables."""
+        return jnp.sum(state.u, axis=1) * self.dx
+
+    # -- the scheme ------------------------------------------------------------------------------
+    def _pad(self, rows):
+        if self.boundary == "periodic":
+            return tuple(jnp.concatenate([r[-2:], r, r[:2]]) for r in rows)
+        return tuple(jnp.concatenate([r[:1], r[:1], r, r[-1:], r[-1:]]) for r in rows)
+
+    def rate(self, u, bx):
+        """``du/dt`` (seven rows) from conserved rows ``u``."""
+        one = _one(u[0])  # materialised intermediates (see ``hlld_rows``)
+        w = self._pad(tuple(materialize(a, one) for a in to_primitive(u, bx, self.gamma)))  # each (n + 4,)
+        first_l = tuple(r[1:-2] for r in w)  # left of faces 0..n: padded cells 1..n+1
+        first_r = tuple(r[2:-1] for r in w)
+        if self.limiter is None:
+            wl, wr = first_l, first_r
+        else:
+            lim = LIMITERS[self.limiter]
+            wl, wr = [], []
+            for r, a, b in zip(w, first_l, first_r):
+                d = r[1:] - r[:-1]
+                hs = materialize(0.5 * lim(d[:-1], d[1:]), one)  # half slopes of padded cells 1..n+2
+                wl.append(a + hs[:-1])
+                wr.append(b - hs[1:])
+            ok = (wl[0] > 0) & (wl[4] > 0) & (wr[0] > 0) & (wr[4] > 0)
+            ok = materialize(jnp.where(ok, 1.0, 0.0).astype(u[0].dtype), one) > 0
+            wl = tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wl, first_l))
+            wr = tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wr, first_r))
+        f = MHD_RIEMANN_SOLVERS[self.riemann](wl, wr, bx, self.gamma, one)
+        inv_dx = 1.0 / self.dx
+        return tuple(-(fk[1:] - fk[:-1]) * inv_dx for fk in (materialize(a, one) for a in f))
+
+    def step(self, state: MHDState, params, dt) -> MHDState:
+        u0 = tuple(state.u)
+        bx = state.bx
+        dt = jnp.asarray(dt, state.u.dtype)
+        u1 = tuple(a + dt * k for a, k in zip(u0, self.rate(u0, bx)))
+        if self.integrator == "rk2":
+            u1 = tuple(0.5 * (a + b + dt * k) for a, b, k in zip(u0, u1, self.rate(u1, bx)))
+        elif self.integrator == "rk3":
+            u2 = tuple(0.75 * a + 0.25 * (b + dt * k) for a, b, k in zip(u0, u1, self.rate(u1, bx)))
+            u1 = tuple(a / 3.0 + 2.0 / 3.0 * (b + dt * k) for a, b, k in zip(u0, u2, self.rate(u2, bx)))
+        return MHDState(jnp.stack(u1), bx)
+
+    def max_dt(self, state: MHDState, params=None):
+        w = to_primitive(tuple(state.u), state.bx, self.gamma)
+        return self.cfl * self.dx / jnp.max(jnp.abs(w[1]) + fast_speed(w, state.bx, self.gamma))
+
+
+# -- references ------------------------------------------------------------------------------------
+def mhd_eigensystem(w0, bx, gamma):
+    """Linear waves of the uniform primitive state ``w0`` (seven numbers) with normal field ``bx``.
+
+    Returns ``(speeds, vectors)``: the seven eigenvalues of the flux Jacobian ``dF/du`` (ascending:
+    ``v_x - c_f, v_x - c_a, v_x - c_s, v_x, v_x + c_s, v_x + c_a, v_x + c_f``) and the matching right
+    eigenvectors as columns, in conserved variables. A perturbation ``eps * r_k sin(k (x - lambda_k t))`` of the
+    uniform state is an exact solution of the linearised equations: the reference of the linear-wave tests.
+    The Jacobian comes from complex-step differentiation of :func:`mhd_flux` in numpy (exact to round-off,
+    independent of the finite-volume scheme and of JAX).
+    """
+    gamma, bx = float(gamma), float(bx)
+    u0 = np.asarray(to_conserved(tuple(np.asarray(w0, dtype=np.float64)), bx, gamma))
+    h = 1e-30
+    jac = np.empty((7, 7))
+    for j in range(7):
+        u = u0.astype(np.complex128)
+        u[j] += 1j * h
+        jac[:, j] = np.imag(np.asarray(mhd_flux(to_primitive(tuple(u), bx, gamma), bx, gamma)[0])) / h
+    lam, vec = np.linalg.eig(jac)
+    order = np.argsort(lam.real)
+    return lam.real[order], vec.real[:, order]
+
+
+def fast_shock(upstream, bx, gamma, mach=2.0):
+    """A planar fast shock from the Rankine-Hugoniot conditions (coplanar: ``v_z = B_z = 0``).
+
+    ``upstream``: primitive ``(rho, p, B_y)`` of gas at rest; ``mach``: the shock speed in units of the upstream
+    fast speed. Returns ``(speed, downstream)``: the shock moves in ``+x`` into the gas at rest with ``speed`` and
+    leaves behind the primitive state ``downstream`` (seven numbers). Solved with Newton's method in the shock
+    frame on the five jump conditions (mass, normal and transverse momentum, energy, tangential electric field),
+    started from the hydrodynamic jump.
+    """
+    import scipy.optimize  # noqa: PLC0415
+
+    rho1, p1, by1 = map(float, upstream)
+    bx, g = float(bx), float(gamma)
+    a2, b2 = g * p1 / rho1, (bx * bx + by1 * by1) / rho1
+    cf1 = np.sqrt(0.5 * (a2 + b2 + np.sqrt((a2 + b2) ** 2 - 4 * a2 * bx * bx / rho1)))
+    s = mach * cf1
+    u1 = -s  # shock frame: the upstream gas (at x > shock) streams in with -s
+
+    def fluxes(rho, u, v, p, by):
+        pt = p + 0.5 * (bx * bx + by * by)
+        e = p / (g - 1) + 0.5 * rho * (u * u + v * v) + 0.5 * (bx * bx + by * by)
+        return np.array([rho * u, rho * u * u + pt - bx * bx, rho * u * v - bx * by,
+                         (e + pt) * u - bx * (u * bx + v * by), by * u - bx * v])
+
+    target = fluxes(rho1, u1, 0.0, p1, by1)
+    m2 = (s / np.sqrt(a2)) ** 2  # hydrodynamic guess
+    r = (g + 1) * m2 / ((g - 1) * m2 + 2)
+    guess = np.array([rho1 * r, u1 / r, 0.0, p1 * (2 * g * m2 - (g - 1)) / (g + 1), by1 * r])
+    sol, info, ok, msg = scipy.optimize.fsolve(lambda x: (fluxes(*x) - target) / (np.abs(target) + 1e-300), guess,
+                                               full_output=True, xtol=1e-14)
+    if ok != 1 or np.max(np.abs(fluxes(*sol) - target) / (np.abs(target) + 1e-300)) > 1e-10:
+        raise ValueError(f"no fast shock found for mach={mach} ({msg})")
+    rho2, u2, v2, p2, by2 = sol
+    return s, np.array([rho2, u2 + s, v2, 0.0, p2, by2, 0.0])
+
+
+def brio_wu_problem(n_cells=800, dtype=None, **solver_kw):
+    """The shock tube of Brio & Wu (1988): ``gamma = 2``, ``B_x = 0.75``; left ``(rho, p, B_y) = (1, 1, 1)``,
+    right ``(0.125, 0.1, -1)``, at rest, interface at 0.5 on [0, 1], to ``t = 0.1``.
+    Returns ``(solver, state0, t_end)``."""
+    kw = dict(gamma=2.0, riemann="hlld", limiter="mc", integrator="rk2", cfl=0.8)
+    kw.update(solver_kw)
+    solver = MHDSolver(n_cells, **kw)
+    left = solver.centers < 0.5
+    rho = np.where(left, 1.0, 0.125)
+    p = np.where(left, 1.0, 0.1)
+    by = np.where(left, 1.0, -1.0)
+    return solver, solver.initial_state(rho, 0.0, 0.0, 0.0, p, 0.75, by, 0.0, dtype=dtype), 0.1

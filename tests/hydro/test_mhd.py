@@ -1,0 +1,221 @@
+"""Ideal MHD in 1D (diffphys.hydro.mhd): Riemann solvers, linear waves, a Rankine-Hugoniot fast shock, the
+hydrodynamic limit against the exact Riemann solution, conservation, derivatives, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffphys.core import simulate
+from diffphys.core.sensitivity import check_grad
+from diffphys.hydro import ExactRiemann, solve
+from diffphys.hydro.mhd import (MHD_RIEMANN_SOLVERS, MHDSolver, MHDState, brio_wu_problem, fast_shock,
+                                fast_speed, mhd_eigensystem, mhd_flux, to_conserved)
+
+G53 = 5.0 / 3.0
+
+
+def _rows(w):
+    return tuple(jnp.asarray(np.asarray(v, dtype=np.float64)) for v in w)
+
+
+def test_fluxes_are_consistent():
+    rng = np.random.default_rng(1)
+    w = _rows([rng.uniform(0.5, 2, 40), *rng.normal(size=(3, 40)), rng.uniform(0.5, 2, 40), *rng.normal(size=(2, 40))])
+    exact = mhd_flux(w, 0.7, G53)[0]
+    for name, fn in MHD_RIEMANN_SOLVERS.items():
+        f = fn(w, w, 0.7, G53)
+        for k in range(7):
+            np.testing.assert_allclose(f[k], exact[k], rtol=1e-13, atol=1e-13, err_msg=f"{name} flux {k}")
+
+
+def _stationary_discontinuities():
+    """A contact (density jump at rest) and a rotational discontinuity standing in a flow at the Alfven speed."""
+    bx, rho, p = 0.8, 1.3, 0.7
+    contact = ([1.3, 0, 0.2, -0.1, p, 0.5, 0.3], [0.4, 0, 0.2, -0.1, p, 0.5, 0.3])
+    vx = bx / np.sqrt(rho)  # the left-going Alfven wave v_x - c_a stands still
+    bt = 0.9
+    (byl, bzl), (byr, bzr) = bt * np.array([np.cos(0.3), np.sin(0.3)]), bt * np.array([np.cos(2.2), np.sin(2.2)])
+    dv = np.sign(bx) / np.sqrt(rho)  # transverse velocity jumps with the field: dv_t = sign(B_x) dB_t / sqrt(rho)
+    rotational = ([rho, vx, 0.1, 0.2, p, byl, bzl],
+                  [rho, vx, 0.1 + dv * (byr - byl), 0.2 + dv * (bzr - bzl), p, byr, bzr])
+    return bx, {"contact": contact, "rotational": rotational}
+
+
+@pytest.mark.parametrize("kind", ["contact", "rotational"])
+def test_hlld_resolves_isolated_contact_and_rotational_discontinuity(kind):
+    bx, cases = _stationary_discontinuities()
+    wl, wr = (_rows(np.array(w)[:, None]) for w in cases[kind])
+    fl, fr = mhd_flux(wl, bx, G53)[0], mhd_flux(wr, bx, G53)[0]
+    for k in range(7):  # a standing discontinuity: the same physical flux on both sides
+        np.testing.assert_allclose(fl[k], fr[k], rtol=1e-13, atol=1e-14)
+    hlld = MHD_RIEMANN_SOLVERS["hlld"](wl, wr, bx, G53)
+    hll = MHD_RIEMANN_SOLVERS["hll"](wl, wr, bx, G53)
+    for k in range(7):
+        np.testing.assert_allclose(hlld[k], fl[k], rtol=1e-12, atol=1e-13)
+    assert max(float(jnp.max(jnp.abs(hll[k] - fl[k]))) for k in range(7)) > 1e-2  # HLL diffuses it
+
+
+def test_eigensystem_speeds():
+    w0 = [1.0, 0.3, 0.0, 0.0, 1.0 / G53, np.sqrt(2.0), 0.5]
+    lam, _ = mhd_eigensystem(w0, 1.0, G53)  # the linear-wave state of Gardiner & Stone (2005): 0.5, 1, 2
+    np.testing.assert_allclose(lam - 0.3, [-2, -1, -0.5, 0, 0.5, 1, 2], atol=1e-12)
+    w = _rows(np.array(w0)[:, None])
+    assert float(fast_speed(w, 1.0, G53)[0]) == pytest.approx(2.0, rel=1e-14)
+
+
+def _linear_wave_error(wave, n, integrator="rk2"):
+    g, bx = G53, 1.0
+    w0 = np.array([1.0, 1.0 if wave == "entropy" else 0.0, 0, 0, 1 / g, np.sqrt(2), 0.5])
+    lam, r = mhd_eigensystem(w0, bx, g)
+    k = {"fast": 6, "alfven": 5, "slow": 4, "entropy": 3}[wave]
+    solver = MHDSolver(n, boundary="periodic", gamma=g, integrator=integrator)
+    x, dx = solver.centers, solver.dx
+    avg = (np.cos(2 * np.pi * (x - dx / 2)) - np.cos(2 * np.pi * (x + dx / 2))) / (2 * np.pi * dx)  # cell averages
+    eps = 1e-6
+    u0 = np.asarray(to_conserved(tuple(w0), bx, g))[:, None] + eps * r[:, k][:, None] * avg[None, :]
+    out = solve(solver, MHDState(jnp.asarray(u0), jnp.asarray(bx)), None, t_end=1.0 / abs(lam[k]), max_steps=4000)
+    return float(np.mean(np.abs(np.asarray(out.state.u) - u0))) / eps  # one period later: back where it started
+
+
+def test_fast_wave_converges_at_second_order():
+    e64, e128 = _linear_wave_error("fast", 64), _linear_wave_error("fast", 128)
+    assert e128 < 1.5e-3
+    assert np.log2(e64 / e128) >= 1.8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wave", ["fast", "alfven", "slow", "entropy"])
+def test_linear_waves_converge_slow(wave):
+    ns = np.array([32, 64, 128, 256])
+    errs = np.array([_linear_wave_error(wave, n) for n in ns])
+    order = -np.polyfit(np.log(ns), np.log(errs), 1)[0]  # measured 1.82 (fast) to 1.86 (slow, entropy)
+    assert order >= 1.75, (errs, order)
+    assert np.log2(errs[-2] / errs[-1]) >= 1.85, errs  # measured 1.90 (fast) to 1.97 (entropy)
+
+
+def test_fast_shock_against_rankine_hugoniot():
+    g, bx = G53, 1.0
+    up = np.array([1.0, 0, 0, 0, 1.0, 1.0, 0])
+    speed, down = fast_shock((up[0], up[4], up[5]), bx, g, mach=2.0)
+    assert down[0] / up[0] > 1.5 and down[5] > up[5]  # compressive, field amplified: a fast shock
+    solver = MHDSolver(200, gamma=g)
+    x, x0 = solver.centers, 0.3
+    w = [np.where(x < x0, down[k], up[k]) for k in range(7)]
+    state0 = solver.initial_state(w[0], w[1], w[2], w[3], w[4], bx, w[5], w[6])
+    t_end = 0.4 / speed
+    out = jax.jit(lambda s: solve(solver, s, None, t_end=t_end, max_steps=2000))(state0)
+    wf = np.asarray(solver.primitive(out.state))
+    assert np.isfinite(wf).all()
+    half = 0.5 * (down[0] + up[0])
+    i = int(np.nonzero(wf[0] < half)[0][0])
+    xs = x[i - 1] + solver.dx * (wf[0][i - 1] - half) / (wf[0][i - 1] - wf[0][i])
+    assert abs(xs - (x0 + speed * t_end)) < 0.5 * solver.dx
+    x_exact = x0 + speed * t_end
+    plateau = wf[:, (x > 0.1) & (x < x_exact - 0.1)].mean(axis=1)
+    for k in (0, 1, 2, 4, 5):
+        assert abs(plateau[k] - down[k]) <= 3e-3 * abs(down[k]), (k, plateau[k], down[k])
+    ahead = wf[:, x > x_exact + 0.05]
+    np.testing.assert_allclose(ahead, np.broadcast_to(up[:, None], ahead.shape), atol=1e-12)
+
+
+def test_hydrodynamic_limit_matches_exact_sod():
+    solver = MHDSolver(100, gamma=1.4, integrator="rk3", cfl=0.5)
+    x = solver.centers
+    state0 = solver.initial_state(np.where(x < 0.5, 1.0, 0.125), 0, 0, 0, np.where(x < 0.5, 1.0, 0.1), 0.0, 0.0, 0.0)
+    out = solve(solver, state0, None, t_end=0.2, max_steps=2000)
+    ref = ExactRiemann((1, 0, 1), (0.125, 0, 0.1), 1.4, 0.5).cell_average(solver.faces, 0.2)
+    assert np.mean(np.abs(np.asarray(out.state.u[0]) - ref[0])) <= 4.5e-3  # the hydro issue's bar at N = 100
+    assert float(jnp.max(jnp.abs(out.state.u[5:]))) == 0.0
+
+
+def test_brio_wu_budgets_exact():
+    solver, state0, t_end = brio_wu_problem(200)
+    out = jax.jit(lambda s: solve(solver, s, None, t_end=t_end, max_steps=2000))(state0)
+    w = np.asarray(solver.primitive(out.state))
+    assert w[0].min() > 0.1 and w[4].min() > 0.05 and np.isfinite(w).all()
+    d = np.asarray(solver.totals(out.state) - solver.totals(state0))
+    ref = np.abs(np.asarray(solver.totals(state0))) + 1.0
+    # gas at rest at both ends: no mass, energy or B_z crosses them; the momenta change by the boundary stresses
+    # exactly: d(m_x) = (p_T,left - p_T,right) t, d(m_y) = -B_x (B_y,left - B_y,right) t, d(B_y) = 0
+    bx = 0.75
+    ptl, ptr = 1.0 + 0.5 * (bx ** 2 + 1.0), 0.1 + 0.5 * (bx ** 2 + 1.0)
+    expect = np.array([0.0, (ptl - ptr) * t_end, -bx * (1.0 - (-1.0)) * t_end, 0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(d, expect, atol=1e-14 * ref.max() * 10)
+    assert float(out.t) == t_end
+
+
+def _smooth_loss(q):
+    """A finite-amplitude wave (steepening, not yet a shock) with its amplitude and B_x as parameters; fixed steps
+    and the van Leer limiter, so the run is a smooth function of both (a CFL step or the MC limiter switch)."""
+    g = G53
+    solver = MHDSolver(32, boundary="periodic", gamma=g, integrator="rk3", limiter="vanleer")
+    x = solver.centers
+    bump = jnp.sin(2 * np.pi * x)
+    rho = 1.0 + q["amp"] * bump
+    p = (1.0 / g) * rho ** g
+    state0 = solver.initial_state(rho, q["amp"] * bump, 0.1 * bump, 0.0, p, q["bx"], np.sqrt(2.0) * rho, 0.5)
+    out = simulate(solver, state0, None, num_steps=30, dt=jnp.asarray(0.005))
+    return jnp.sum(out.state.u[0] * jnp.cos(2 * np.pi * x)) / 32.0 + jnp.sum(out.state.u[5] * x) / 32.0
+
+
+def test_check_grad_smooth_problem():
+    q = {"amp": jnp.asarray(0.05), "bx": jnp.asarray(1.0)}
+    report = check_grad(_smooth_loss, q)
+    assert report.passed(1e-6), str(report)
+
+
+def test_reverse_equals_forward_on_shock_tube():
+    solver = MHDSolver(64, gamma=2.0)
+    x = solver.centers
+
+    def loss(q):
+        left = x < 0.5
+        state0 = solver.initial_state(jnp.where(left, 1.0, q["rho_r"]), 0.0, 0.0, 0.0, jnp.where(left, 1.0, 0.1),
+                                      q["bx"], jnp.where(left, 1.0, -1.0), 0.0)
+        out = solve(solver, state0, None, t_end=0.08, max_steps=400)
+        return jnp.sum(out.state.u[0] * x) + jnp.sum(out.state.u[2] ** 2)
+
+    q = {"rho_r": jnp.asarray(0.125), "bx": jnp.asarray(0.75)}
+    rev = jax.grad(loss)(q)
+    fwd = jax.jacfwd(loss)(q)
+    for k in q:
+        assert np.isfinite(float(rev[k])) and abs(float(rev[k])) > 1e-6
+        np.testing.assert_allclose(float(rev[k]), float(fwd[k]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n_cells=3), "n_cells"),
+    (dict(n_cells=64, gamma=1.0), "gamma"),
+    (dict(n_cells=64, cfl=0.0), "cfl"),
+    (dict(n_cells=64, cfl=1.2), "cfl"),
+    (dict(n_cells=64, riemann="roe"), "riemann"),
+    (dict(n_cells=64, limiter="superbee"), "limiter"),
+    (dict(n_cells=64, boundary="reflective"), "boundary"),
+    (dict(n_cells=64, x_min=1.0, x_max=0.5), "x_max"),
+])
+def test_bad_solver_input(kw, match):
+    with pytest.raises(ValueError, match=match):
+        MHDSolver(**kw)
+
+
+def test_bad_state_input():
+    solver = MHDSolver(8)
+    with pytest.raises(ValueError, match="rho"):
+        solver.initial_state(np.r_[1.0, -1.0, np.ones(6)], 0, 0, 0, 1.0, 0.5, 0, 0)
+    with pytest.raises(ValueError, match="p of the initial state"):
+        solver.initial_state(1.0, 0, 0, 0, 0.0, 0.5, 0, 0)
+    with pytest.raises(ValueError, match="NaN"):
+        solver.initial_state(1.0, np.nan, 0, 0, 1.0, 0.5, 0, 0)
+    with pytest.raises(ValueError, match="b_x must be a scalar"):
+        solver.initial_state(1.0, 0, 0, 0, 1.0, np.ones(8), 0, 0)
+    good = solver.initial_state(1.0, 0, 0, 0, 1.0, 0.5, 0, 0)
+    with pytest.raises(ValueError, match="t_end"):
+        solve(solver, good, None, t_end=0.0)
+    with pytest.raises(ValueError, match="shape"):
+        solve(MHDSolver(16), good, None, t_end=0.1)
+    hot = MHDState(good.u.at[4, 3].set(0.1), good.bx)  # total energy below the magnetic + kinetic energy
+    with pytest.raises(ValueError, match="pressure must be > 0"):
+        solve(solver, hot, None, t_end=0.1)
+    with pytest.raises(ValueError, match="MHDState"):
+        solve(solver, good.u, None, t_end=0.1)
