@@ -164,3 +164,22 @@ def test_brio_wu_cli_small_run(tmp_path, capsys):
         assert (out / f).exists()
     assert main(["run", "brio-wu", "--out", str(tmp_path / "x"), "--set", "reference_cells=1000"]) == 2
     assert "reference_cells" in capsys.readouterr().err
+
+
+def test_orszag_tang_cli_small_run(tmp_path, capsys):
+    """orszag-tang at 32^2 to t = 0.2: div B stays at round-off, mass and energy conserved (periodic), files written;
+    bad input exits with code 2."""
+    import json
+
+    from diffphys.cli import main
+
+    out = tmp_path / "ot"
+    assert main(["run", "orszag-tang", "--out", str(out), "--set", "n=32", "--set", "t_end=0.2",
+                 "--set", "n_frames=3"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["div_b_max_rel"] <= 1e-13 and m["mass_rel_err"] <= 1e-14 and m["energy_rel_err"] <= 1e-13
+    assert m["momentum_abs_err"] <= 1e-14 and m["min_pressure"] > 0
+    for f in ("orszag_tang.png", "orszag_tang_cuts.png", "orszag_tang.gif"):
+        assert (out / f).exists()
+    assert main(["run", "orszag-tang", "--out", str(tmp_path / "x"), "--set", "n=8"]) == 2
+    assert "n must" in capsys.readouterr().err
