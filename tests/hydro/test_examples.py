@@ -183,3 +183,20 @@ def test_orszag_tang_cli_small_run(tmp_path, capsys):
         assert (out / f).exists()
     assert main(["run", "orszag-tang", "--out", str(tmp_path / "x"), "--set", "n=8"]) == 2
     assert "n must" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mhd_fit_quick_recovers_the_field_within_its_errors(tmp_path):
+    """mhd-fit --quick (128 cells, beam 0.03, noise 1%): chi^2 per cell in 0.85-1.15 (measured 1.038), every field
+    component within 3 sigma of the truth (largest pull 1.88) and within 6%."""
+    m = run_example("mhd-fit", tmp_path, quick=True)
+    assert 0.85 <= m["chi2_per_cell"] <= 1.15 and m["start_chi2_per_cell"] > 10
+    assert m["max_pull"] <= 3.0
+    assert max(m["bx_rel_err"], m["by_left_rel_err"], m["by_right_rel_err"]) <= 0.06
+
+
+def test_mhd_fit_bad_input_exits_2(tmp_path, capsys):
+    from diffphys.cli import main
+
+    assert main(["run", "mhd-fit", "--out", str(tmp_path / "x"), "--set", "by_right=0.5"]) == 2
+    assert "by_right must be < 0" in capsys.readouterr().err
