@@ -1,5 +1,5 @@
 """diffphys.hydro: finite-volume Euler equations with exact references: a 1D radial solver (planar, cylindrical,
-spherical) and a 1-3D Cartesian one; ideal MHD in 1D (``diffphys.hydro.mhd``)."""
+spherical) and a 1-3D Cartesian one; ideal MHD in 1-3D (``diffphys.hydro.mhd``)."""
 
 from .boundary import Fixed, Outflow, Periodic, Reflective
 from .cooling import Cooling
@@ -14,7 +14,8 @@ from .exact import (ExactRiemann, Sedov, free_fall_radius, free_fall_time, shear
 from .problems import (axisymmetric_wind_problem, collapse_problem, kelvin_helmholtz_problem, kelvin_helmholtz_profile,
                        kh_linear_growth_rate, kh_mode_amplitude,
                        lagrangian_radii, outer_shock_radius, riemann_problem, sedov_problem, wind_problem)
-from .mhd import MHDSolver, MHDState, brio_wu_problem, fast_shock, mhd_eigensystem
+from .mhd import (MHDGridSolver, MHDGridState, MHDSolver, MHDState, brio_wu_problem, fast_shock, mhd_eigensystem,
+                  orszag_tang_problem)
 from .units import CodeUnits
 from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
@@ -26,5 +27,5 @@ __all__ = [
     "kelvin_helmholtz_problem", "kelvin_helmholtz_profile", "kh_linear_growth_rate", "kh_mode_amplitude",
     "outer_shock_radius", "riemann_problem", "sedov_problem", "wind_problem", "axisymmetric_wind_problem", "CodeUnits",
     "collapse_problem", "lagrangian_radii", "free_fall_time", "free_fall_radius", "MHDSolver", "MHDState",
-    "brio_wu_problem", "fast_shock", "mhd_eigensystem",
+    "brio_wu_problem", "fast_shock", "mhd_eigensystem", "MHDGridSolver", "MHDGridState", "orszag_tang_problem",
 ]
