@@ -1,4 +1,5 @@
-"""Ideal magnetohydrodynamics in one dimension (planar, all three vector components: "1.5D").
+"""Ideal magnetohydrodynamics: :class:`MHDSolver` in one dimension (planar, all three vector components: "1.5D"),
+:class:`MHDGridSolver` on 2D and 3D grids with constrained transport.
 
 Units absorb ``1 / sqrt(4 pi)`` (or ``1 / sqrt(mu_0)``) into ``B``: magnetic pressure ``|B|^2 / 2``. The state
 holds the conserved variables ``u = (rho, rho v_x, rho v_y, rho v_z, E, B_y, B_z)`` per cell, ``E = p / (gamma - 1)
@@ -20,6 +21,7 @@ RK3, CFL steps from the fast magnetosonic speed) with three Riemann solvers:
 
 References in :mod:`diffphys.hydro.mhd` for tests and examples: :func:`mhd_eigensystem` (the linear waves of a
 uniform state from the flux Jacobian) and :func:`fast_shock` (a fast shock from the Rankine-Hugoniot conditions).
+Set-ups: :func:`brio_wu_problem`, :func:`orszag_tang_problem`.
 """
 
 from __future__ import annotations
