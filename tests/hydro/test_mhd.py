@@ -166,6 +166,7 @@ def test_check_grad_smooth_problem():
     assert report.passed(1e-6), str(report)
 
 
+@pytest.mark.slow
 def test_reverse_equals_forward_on_shock_tube():
     solver = MHDSolver(64, gamma=2.0)
     x = solver.centers
@@ -340,7 +341,8 @@ def test_bad_2d_state():
 
 
 # -- three dimensions --------------------------------------------------------------------------------
-@pytest.mark.parametrize("axis", [pytest.param(0, marks=pytest.mark.slow), pytest.param(1, marks=pytest.mark.slow), 2])
+@pytest.mark.slow
+@pytest.mark.parametrize("axis", [0, 1, 2])
 def test_3d_solver_is_the_1d_solver_on_a_plane_parallel_problem(axis):
     s1, st1, _ = brio_wu_problem(32)
     dt, steps = jnp.asarray(0.2 / 32 * 0.5), 20
