@@ -1,4 +1,4 @@
-"""Benchmark: the 2D Orszag-Tang vortex (ideal MHD), diffphys.hydro.mhd.MHD2DSolver vs astronomix in one process.
+"""Benchmark: the 2D Orszag-Tang vortex (ideal MHD), diffphys.hydro.mhd.MHDGridSolver vs astronomix in one process.
 
 Run from the repository root with an environment that has astronomix (0.6.6) and this package installed (a venv of
 its own: ``pip install -e ".[test]" astronomix``), pinned to one core:
@@ -21,7 +21,7 @@ on the cell edges, the cell-centred field by its ``interp_face_to_center``, so i
 Rows (float32 for every ``--n``; float64 for ``n <= --f64-max-n``; float32 runs with ``jax_enable_x64`` off, since
 astronomix promotes a float32 state to float64 when it is on):
 
-* ``ours_cfl04``: ``MHD2DSolver`` defaults (HLLD, MC-limited MUSCL on primitives, SSP-RK2, constrained transport
+* ``ours_cfl04``: ``MHDGridSolver`` defaults (HLLD, MC-limited MUSCL on primitives, SSP-RK2, constrained transport
   of the cell-centred field, Toth 2000 flux-CT with Gardiner & Stone's upwind corner EMF) at CFL 0.4, the number
   astronomix uses: the headline comparison;
 * ``ours_default``: the same at our default CFL 0.8;
@@ -77,7 +77,7 @@ RHO0, P0, B0 = 25.0 / (36.0 * np.pi), 5.0 / (12.0 * np.pi), 1.0 / np.sqrt(4.0 * 
 
 
 def corner_divergence(bx, by, h):
-    """Our corner divergence (``MHD2DSolver.divergence``, periodic) of cell-centred fields, in numpy."""
+    """Our corner divergence (``MHDGridSolver.divergence``, periodic) of cell-centred fields, in numpy."""
     bx1, by1 = np.roll(bx, -1, 0), np.roll(by, -1, 1)
     return ((bx1 + np.roll(bx1, -1, 1) - bx - np.roll(bx, -1, 1)) / (2 * h)
             + (by1 + np.roll(by1, -1, 0) - by - np.roll(by, -1, 0)) / (2 * h))
@@ -230,14 +230,20 @@ def main():
         jax.config.update("jax_enable_x64", precision == "float64")
         dtype = jnp.float64 if precision == "float64" else jnp.float32
         key = f"n{n}_{precision}"
-        rows = {}
+        rows = res["rows"][key] = {}
+
+        def save():
+            res["loadavg_at_end"] = list(os.getloadavg())
+            out.write_text(json.dumps(res, indent=1) + "\n")
         ref_row, ref = ours_row(n, dtype, CFL_PEER, args.reps, args.long_s)
         rows["ours_cfl04"] = ref_row
         print(key, "ours_cfl04", ref_row, flush=True)
+        save()
         row, rho = ours_row(n, dtype, 0.8, args.reps, args.long_s)
         row["l1_rho_vs_ours_cfl04"] = float(np.mean(np.abs(rho - ref)) / np.mean(ref))
         rows["ours_default"] = row
         print(key, "ours_default", row, flush=True)
+        save()
         for mode in ("fd", "fv"):
             if mode == "fv" and n > args.fv_max_n:
                 continue
@@ -245,15 +251,14 @@ def main():
             row["l1_rho_vs_ours_cfl04"] = float(np.mean(np.abs(rho - ref)) / np.mean(ref))
             rows[f"astronomix_{mode}"] = row
             print(key, f"astronomix_{mode}", row, flush=True)
+            save()
         fd = rows["astronomix_fd"]["forward_s"]
         rows["ratio_ours_cfl04_over_astronomix_fd"] = rows["ours_cfl04"]["forward_s"] / fd
         rows["ratio_ours_default_over_astronomix_fd"] = rows["ours_default"]["forward_s"] / fd
         if "astronomix_fv" in rows:
             rows["ratio_ours_cfl04_over_astronomix_fv"] = (rows["ours_cfl04"]["forward_s"]
                                                           / rows["astronomix_fv"]["forward_s"])
-        res["rows"][key] = rows
-        res["loadavg_at_end"] = list(os.getloadavg())
-        out.write_text(json.dumps(res, indent=1) + "\n")
+        save()
     print(json.dumps(res, indent=1))
 
 
