@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.checks import check_choice, check_finite, check_int, check_range, is_concrete
-from .reconstruct import LIMITERS, materialize
+from .reconstruct import LIMITERS, materialize, reconstruct_rows
 from .solver import _one
 from .state import check_gamma
 
@@ -308,22 +308,7 @@ class MHDSolver(eqx.Module):
         """``du/dt`` (seven rows) from conserved rows ``u``."""
         one = _one(u[0])  # materialised intermediates (see ``hlld_rows``)
         w = self._pad(tuple(materialize(a, one) for a in to_primitive(u, bx, self.gamma)))  # each (n + 4,)
-        first_l = tuple(r[1:-2] for r in w)  # left of faces 0..n: padded cells 1..n+1
-        first_r = tuple(r[2:-1] for r in w)
-        if self.limiter is None:
-            wl, wr = first_l, first_r
-        else:
-            lim = LIMITERS[self.limiter]
-            wl, wr = [], []
-            for r, a, b in zip(w, first_l, first_r):
-                d = r[1:] - r[:-1]
-                hs = materialize(0.5 * lim(d[:-1], d[1:]), one)  # half slopes of padded cells 1..n+2
-                wl.append(a + hs[:-1])
-                wr.append(b - hs[1:])
-            ok = (wl[0] > 0) & (wl[4] > 0) & (wr[0] > 0) & (wr[4] > 0)
-            ok = materialize(jnp.where(ok, 1.0, 0.0).astype(u[0].dtype), one) > 0
-            wl = tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wl, first_l))
-            wr = tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wr, first_r))
+        wl, wr = reconstruct_rows(w, self.limiter, one, positive=(0, 4))  # faces 0..n
         f = MHD_RIEMANN_SOLVERS[self.riemann](wl, wr, bx, self.gamma, one)
         inv_dx = 1.0 / self.dx
         return tuple(-(fk[1:] - fk[:-1]) * inv_dx for fk in (materialize(a, one) for a in f))
@@ -607,22 +592,7 @@ class MHDGridSolver(eqx.Module):
             return jnp.moveaxis(r, a, -1)
 
         rows = [along(w[k]) for k in (*order, normal)]
-        first_l = [r[..., 1:-2] for r in rows]
-        first_r = [r[..., 2:-1] for r in rows]
-        if self.limiter is None:
-            wl, wr = first_l, first_r
-        else:
-            lim = LIMITERS[self.limiter]
-            wl, wr = [], []
-            for r, lo, hi in zip(rows, first_l, first_r):
-                d = r[..., 1:] - r[..., :-1]
-                hs = materialize(0.5 * lim(d[..., :-1], d[..., 1:]), one)
-                wl.append(lo + hs[..., :-1])
-                wr.append(hi - hs[..., 1:])
-            ok = (wl[0] > 0) & (wl[4] > 0) & (wr[0] > 0) & (wr[4] > 0)
-            ok = materialize(jnp.where(ok, 1.0, 0.0).astype(rows[0].dtype), one) > 0
-            wl = [materialize(jnp.where(ok, x, y), one) for x, y in zip(wl, first_l)]
-            wr = [materialize(jnp.where(ok, x, y), one) for x, y in zip(wr, first_r)]
+        wl, wr = reconstruct_rows(rows, self.limiter, one, positive=(0, 4))
         bn = materialize(0.5 * (wl[7] + wr[7]), one)
         f = MHD_RIEMANN_SOLVERS[self.riemann](tuple(wl[:7]), tuple(wr[:7]), bn, self.gamma, one)
         out = [None] * 8

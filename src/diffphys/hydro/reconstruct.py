@@ -53,24 +53,29 @@ def materialize(x, one):
     return x if one is None else x / one
 
 
-def reconstruct_rows(rows, limiter: str | None, one=None):
-    """Like :func:`reconstruct` for a tuple of three padded rows ``(rho, v, p)``, each ``(n + 4,)``.
+def reconstruct_rows(rows, limiter: str | None, one=None, positive=(0, 2)):
+    """Like :func:`reconstruct` for a tuple of padded primitive rows (``(rho, v, p)`` by default), each
+    ``(..., n + 4)``: faces along the last axis.
 
     ``one``: an array equal to 1.0 at run time (see :func:`materialize`): slopes and the positivity
     mask are then computed once per cell/face instead of once per consumer (same values).
+    ``positive``: the rows that must stay positive on both sides of a face (density and pressure; ``(0, 4)`` for
+    the MHD rows ``(rho, v_n, v_t1, v_t2, p, ...)``), else the face falls back to first order.
     """
-    first_l = tuple(r[1:-2] for r in rows)
-    first_r = tuple(r[2:-1] for r in rows)
+    first_l = tuple(r[..., 1:-2] for r in rows)
+    first_r = tuple(r[..., 2:-1] for r in rows)
     if limiter is None:
         return first_l, first_r
     lim = LIMITERS[limiter]
     wl, wr = [], []
     for r, a, b in zip(rows, first_l, first_r):
-        d = r[1:] - r[:-1]
-        hs = materialize(0.5 * lim(d[:-1], d[1:]), one)  # half slopes of padded cells 1..n+2
-        wl.append(a + hs[:-1])
-        wr.append(b - hs[1:])
-    ok = (wl[0] > 0) & (wl[2] > 0) & (wr[0] > 0) & (wr[2] > 0)
+        d = r[..., 1:] - r[..., :-1]
+        hs = materialize(0.5 * lim(d[..., :-1], d[..., 1:]), one)  # half slopes of padded cells 1..n+2
+        wl.append(a + hs[..., :-1])
+        wr.append(b - hs[..., 1:])
+    ok = True
+    for k in positive:
+        ok = ok & (wl[k] > 0) & (wr[k] > 0)
     if one is not None:
         ok = materialize(jnp.where(ok, 1.0, 0.0).astype(rows[0].dtype), one) > 0
     return (tuple(materialize(jnp.where(ok, a, b), one) for a, b in zip(wl, first_l)),
