@@ -186,6 +186,17 @@ MHD_BOUNDARIES = ("outflow", "periodic")
 MHD_INTEGRATORS = ("euler", "rk2", "rk3")
 
 
+def _ssp_rk(u0, rate, dt, integrator):
+    """One forward-Euler, SSP-RK2 (Heun) or SSP-RK3 (Shu-Osher) step of rows ``u0`` with ``rate(rows) -> rows``."""
+    u1 = tuple(a + dt * k for a, k in zip(u0, rate(u0)))
+    if integrator == "rk2":
+        u1 = tuple(0.5 * (a + b + dt * k) for a, b, k in zip(u0, u1, rate(u1)))
+    elif integrator == "rk3":
+        u2 = tuple(0.75 * a + 0.25 * (b + dt * k) for a, b, k in zip(u0, u1, rate(u1)))
+        u1 = tuple(a / 3.0 + 2.0 / 3.0 * (b + dt * k) for a, b, k in zip(u0, u2, rate(u2)))
+    return u1
+
+
 class MHDState(eqx.Module):
     """Conserved variables ``u`` of shape ``(7, n)`` (:data:`CONSERVED_NAMES`) and the normal field ``bx``."""
 
@@ -314,16 +325,9 @@ class MHDSolver(eqx.Module):
         return tuple(-(fk[1:] - fk[:-1]) * inv_dx for fk in (materialize(a, one) for a in f))
 
     def step(self, state: MHDState, params, dt) -> MHDState:
-        u0 = tuple(state.u)
-        bx = state.bx
-        dt = jnp.asarray(dt, state.u.dtype)
-        u1 = tuple(a + dt * k for a, k in zip(u0, self.rate(u0, bx)))
-        if self.integrator == "rk2":
-            u1 = tuple(0.5 * (a + b + dt * k) for a, b, k in zip(u0, u1, self.rate(u1, bx)))
-        elif self.integrator == "rk3":
-            u2 = tuple(0.75 * a + 0.25 * (b + dt * k) for a, b, k in zip(u0, u1, self.rate(u1, bx)))
-            u1 = tuple(a / 3.0 + 2.0 / 3.0 * (b + dt * k) for a, b, k in zip(u0, u2, self.rate(u2, bx)))
-        return MHDState(jnp.stack(u1), bx)
+        u1 = _ssp_rk(tuple(state.u), lambda u: self.rate(u, state.bx), jnp.asarray(dt, state.u.dtype),
+                     self.integrator)
+        return MHDState(jnp.stack(u1), state.bx)
 
     def max_dt(self, state: MHDState, params=None):
         w = to_primitive(tuple(state.u), state.bx, self.gamma)
@@ -676,15 +680,8 @@ class MHDGridSolver(eqx.Module):
         return tuple(out)
 
     def step(self, state, params, dt):
-        u0 = tuple(state.u)
-        dt = jnp.asarray(dt, state.u.dtype)
-        u1 = tuple(x + dt * k for x, k in zip(u0, self.rate(u0)))
-        if self.integrator == "rk2":
-            u1 = tuple(0.5 * (x + y + dt * k) for x, y, k in zip(u0, u1, self.rate(u1)))
-        elif self.integrator == "rk3":
-            u2 = tuple(0.75 * x + 0.25 * (y + dt * k) for x, y, k in zip(u0, u1, self.rate(u1)))
-            u1 = tuple(x / 3.0 + 2.0 / 3.0 * (y + dt * k) for x, y, k in zip(u0, u2, self.rate(u2)))
-        return MHDGridState(jnp.stack(u1))
+        return MHDGridState(jnp.stack(_ssp_rk(tuple(state.u), self.rate, jnp.asarray(dt, state.u.dtype),
+                                              self.integrator)))
 
     def max_dt(self, state, params=None):
         w = _to_primitive_grid(tuple(state.u), self.gamma)
