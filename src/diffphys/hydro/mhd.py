@@ -213,7 +213,7 @@ def _check_state_values(name, u, bx, gamma):
         return
     check_finite(f"{name}.bx", bx)
     check_finite(f"{name}.u", u)
-    w = np.asarray(jnp.stack(to_primitive(tuple(jnp.asarray(u, jnp.float64)), jnp.asarray(bx, jnp.float64), gamma)))
+    w = np.stack(to_primitive(tuple(np.asarray(u, np.float64)), float(np.asarray(bx)), gamma))  # numpy, float64
     for k, field in ((0, "density"), (4, "pressure")):
         if np.any(w[k] <= 0):
             raise ValueError(f"{name} {field} must be > 0 everywhere (allowed range (0, inf)); got minimum "
@@ -542,7 +542,7 @@ class MHDGridSolver(eqx.Module):
             raise ValueError(f"{name}.u must have shape {(8, *self.shape)}; got {state.u.shape}")
         if is_concrete(state.u):
             check_finite(f"{name}.u", state.u)
-            w = np.asarray(jnp.stack(_to_primitive_grid(tuple(jnp.asarray(state.u, jnp.float64)), self.gamma)))
+            w = np.stack(_to_primitive_grid(tuple(np.asarray(state.u, np.float64)), self.gamma))  # numpy, float64
             for k, field in ((0, "density"), (4, "pressure")):
                 if np.any(w[k] <= 0):
                     raise ValueError(f"{name} {field} must be > 0 everywhere (allowed range (0, inf)); got minimum "
