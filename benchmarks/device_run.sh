@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/device_run.sh [RESULTS_DIR]
 #
-# The peers (jf1uids, phiflow, jax-cfd, jaxpm and what they need) are installed from wheels in .whl/ when that
+# The peers (jf1uids, astronomix, phiflow, jax-cfd, jaxpm and what they need) are installed from wheels in .whl/ when that
 # folder exists (machines without a package index); otherwise the running python must already have them.
 # Each benchmark writes its JSON to RESULTS_DIR (default benchmarks/results/device); all output goes to
 # RESULTS_DIR/device_run.log. A benchmark that fails or runs out of time is reported and the next one runs.
@@ -46,6 +46,8 @@ want hydro_ensemble && run hydro_ensemble "${ENS_LIMIT:-150}" benchmarks/hydro_e
 want hydro_wind && run hydro_wind "${HYDRO_LIMIT:-100}" benchmarks/hydro_wind.py --no-memory --no-fit ${HYDRO_ARGS:-}
 want hydro_2d && run hydro_2d "${HYDRO2D_LIMIT:-150}" benchmarks/hydro_2d.py --n "${HYDRO2D_N:-256}" --rows hllc --reps 3
 want hydro_collapse && run hydro_collapse "${COLLAPSE_LIMIT:-240}" benchmarks/hydro_collapse.py --n "${COLLAPSE_N:-64}" --reps 2
+want hydro_grad_breakdown && run hydro_grad_breakdown "${BREAKDOWN_LIMIT:-90}" benchmarks/hydro_grad_breakdown.py
+want mhd_orszag_tang && run mhd_orszag_tang "${MHD_LIMIT:-180}" benchmarks/mhd_orszag_tang.py ${MHD_ARGS:---n 64 128 256 --f64-max-n 0 --fv-max-n 256 --long-s 30}
 want hydro_grad_layouts && run hydro_grad_layouts "${LAYOUT_LIMIT:-150}" benchmarks/hydro_grad_layouts.py ${LAYOUT_ARGS:-}
 # NUTS chains one after another vs in lock-step (vmap) on this machine: the quick wind posterior, each way
 for m in sequential vectorized; do
@@ -54,7 +56,7 @@ for m in sequential vectorized; do
 done
 if [ "${TESTS_LIMIT:-0}" -gt 0 ]; then   # the test suite on this machine's accelerator (float64 where the tests ask)
   echo "== pytest (limit ${TESTS_LIMIT}s) $(date -u +%T)" | tee -a "$LOG"
-  timeout "$TESTS_LIMIT" $PY -m pytest -q -x -n "${TESTS_WORKERS:-6}" -p no:cacheprovider > "$R/pytest.log" 2>&1
+  timeout "$TESTS_LIMIT" $PY -m pytest -q -x -n "${TESTS_WORKERS:-6}" -p no:cacheprovider ${TESTS_ARGS:-} > "$R/pytest.log" 2>&1
   echo "== pytest rc=$?" | tee -a "$LOG"; tail -3 "$R/pytest.log" | tee -a "$LOG"
 fi
 date -u | tee -a "$LOG"

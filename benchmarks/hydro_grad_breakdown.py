@@ -25,7 +25,7 @@ import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import warm_times  # noqa: E402
+from _timing import machine, results_path, warm_times  # noqa: E402
 
 from diffphys.core.gradients import Checkpoint  # noqa: E402
 from diffphys.hydro import WindParams, solve, wind_problem  # noqa: E402
@@ -40,7 +40,7 @@ def best(f, *args, reps=5):
 
 def main():
     res = {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "jax": jax.__version__,
-           "machine": "2-core x86_64 CPU sandbox (shared)",
+           "machine": machine(),
            "load_average_at_start": list(os.getloadavg())}
     wp = wind_problem(401)
     sol, p = wp.solver, wp.params
@@ -96,7 +96,7 @@ def main():
         print(chunks[-1], flush=True)
     res["chunk_sweep"] = chunks
     res["load_average_at_end"] = list(os.getloadavg())
-    out = Path(__file__).parent / "results" / "hydro_grad_breakdown.json"
+    out = results_path("hydro_grad_breakdown")
     out.write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
 
