@@ -9,9 +9,11 @@ import pytest
 from diffphys.core import simulate
 from diffphys.core.sensitivity import check_grad
 from diffphys.hydro import ExactRiemann, solve
+from diffphys.hydro.reconstruct import reconstruct_rows
+from diffphys.hydro.solver import _one
 from diffphys.hydro.mhd import (MHD_RIEMANN_SOLVERS, MHDGridSolver, MHDGridState, MHDSolver, MHDState,
-                                brio_wu_problem, fast_shock, fast_speed, mhd_eigensystem, mhd_flux, orszag_tang_problem,
-                                to_conserved)
+                                brio_wu_problem, characteristic_projection, fast_shock, fast_speed, mhd_eigensystem,
+                                mhd_flux, orszag_tang_problem, primitive_eigenvectors, to_conserved)
 
 G53 = 5.0 / 3.0
 
@@ -65,12 +67,75 @@ def test_eigensystem_speeds():
     assert float(fast_speed(w, 1.0, G53)[0]) == pytest.approx(2.0, rel=1e-14)
 
 
-def _linear_wave_error(wave, n, integrator="rk2"):
+def _primitive_jacobian(w, bx, g):
+    """``A`` of ``w_t + A w_x = 0`` for the primitive variables, written out from the equations."""
+    r, u, _, _, p, by, bz = w
+    return np.array([[u, r, 0, 0, 0, 0, 0], [0, u, 0, 0, 1 / r, by / r, bz / r], [0, 0, u, 0, 0, -bx / r, 0],
+                     [0, 0, 0, u, 0, 0, -bx / r], [0, g * p, 0, 0, u, 0, 0], [0, by, -bx, 0, 0, u, 0],
+                     [0, bz, 0, -bx, 0, 0, u]])
+
+
+def _eigen_matrices(w, bx, g):
+    rows = _rows(w)
+    speeds, right = primitive_eigenvectors(rows, jnp.asarray(bx), g)
+    r = np.array([[0.0 if c is None else float(c) for c in col] for col in right]).T  # column k: wave k
+    to_char, _ = characteristic_projection(rows, jnp.asarray(bx), g)
+    unit = np.eye(7)
+    left = np.array([[float(c) for c in to_char(tuple(jnp.asarray(unit[j][i]) for i in range(7)))]
+                     for j in range(7)]).T
+    return np.array([float(v) for v in speeds]), r, left
+
+
+@pytest.mark.parametrize("case", ["random", "bx0", "bt0", "triple"])
+def test_primitive_eigenvectors(case):
+    """A r_k = lambda_k r_k for the primitive Jacobian written out from the equations, speeds equal to the
+    complex-step eigenvalues of the conserved flux Jacobian, L R = I, and R well conditioned at the degeneracies
+    (B_x = 0: slow, Alfven and entropy speeds equal; B_t = 0; B_t = 0 with c_a = a: c_f = c_s)."""
+    rng = np.random.default_rng(7)
+    g = G53
+    states = {"random": [(np.array([rng.uniform(0.3, 2), *rng.normal(0, 1, 3), rng.uniform(0.2, 2),
+                                    *rng.normal(0, 1, 2)]), rng.normal(0, 1)) for _ in range(6)],
+              "bx0": [(np.array([1.3, 0.2, -0.4, 0.1, 0.7, 0.8, -0.3]), 0.0)],
+              "bt0": [(np.array([0.9, 0.1, 0.2, 0.3, 1.0, 0.0, 0.0]), -0.7)],
+              "triple": [(np.array([1.0, 0.0, 0.0, 0.0, 0.6, 0.0, 0.0]), 1.0)]}[case]  # a^2 = gamma p / rho = 1
+    for w, bx in states:
+        lam, r, left = _eigen_matrices(w, bx, g)
+        scale = np.abs(r).max()
+        tol = 1e-12 if case in ("random", "bx0") else 1e-7  # sqrt of a round-off alpha_s at B_t = 0 (bounded)
+        np.testing.assert_allclose(_primitive_jacobian(w, bx, g) @ r, r * lam, atol=tol * scale * np.abs(lam).max())
+        np.testing.assert_allclose(left @ r, np.eye(7), atol=1e-13)
+        assert np.linalg.cond(r) < 20.0
+        np.testing.assert_allclose(lam, mhd_eigensystem(w, bx, g)[0], atol=1e-7 if case != "random" else 1e-10)
+
+
+def test_characteristic_reconstruction_has_finite_derivatives_at_degeneracies():
+    """The derivative of the characteristic reconstruction's face states where B_t = 0, B_x = 0 and c_f = c_s in
+    places is finite and matches central differences."""
+    n = 16
+    x = (np.arange(n + 4) - 1.5) / n
+    base = np.array([1.0, 0.0, 0.0, 0.0, 0.6, 0.0, 0.0])[:, None] * np.ones(n + 4)
+
+    def rate(amp, bx):
+        w = jnp.asarray(base).at[5].set(amp * jnp.sin(2 * np.pi * x) ** 3).at[0].add(0.2 * jnp.cos(2 * np.pi * x))
+        wl, wr = reconstruct_rows(tuple(w), "mc", _one(w[0]), positive=(0, 4),  # as the solver calls it
+                                  project=lambda wc, one: characteristic_projection(wc, bx, G53, one))
+        return jnp.sum(jnp.stack(wl) ** 2) + jnp.sum(jnp.stack(wr) ** 3)
+
+    grad, value = jax.jit(jax.grad(rate, argnums=(0, 1))), jax.jit(rate)
+    for bx in (0.0, 1.0):  # c_a = a where B_t = 0 for bx = 1 (gamma p / rho = 1)
+        d = grad(jnp.asarray(0.3), jnp.asarray(bx))
+        assert all(np.isfinite(float(v)) for v in d)
+        h = 1e-6
+        fd = (value(jnp.asarray(0.3 + h), jnp.asarray(bx)) - value(jnp.asarray(0.3 - h), jnp.asarray(bx))) / (2 * h)
+        np.testing.assert_allclose(float(d[0]), float(fd), rtol=1e-6)
+
+
+def _linear_wave_error(wave, n, integrator="rk2", reconstruction="primitive"):
     g, bx = G53, 1.0
     w0 = np.array([1.0, 1.0 if wave == "entropy" else 0.0, 0, 0, 1 / g, np.sqrt(2), 0.5])
     lam, r = mhd_eigensystem(w0, bx, g)
     k = {"fast": 6, "alfven": 5, "slow": 4, "entropy": 3}[wave]
-    solver = MHDSolver(n, boundary="periodic", gamma=g, integrator=integrator)
+    solver = MHDSolver(n, boundary="periodic", gamma=g, integrator=integrator, reconstruction=reconstruction)
     x, dx = solver.centers, solver.dx
     avg = (np.cos(2 * np.pi * (x - dx / 2)) - np.cos(2 * np.pi * (x + dx / 2))) / (2 * np.pi * dx)  # cell averages
     eps = 1e-6
@@ -93,6 +158,14 @@ def test_linear_waves_converge_slow(wave):
     order = -np.polyfit(np.log(ns), np.log(errs), 1)[0]  # measured 1.82 (fast) to 1.86 (slow, entropy)
     assert order >= 1.75, (errs, order)
     assert np.log2(errs[-2] / errs[-1]) >= 1.85, errs  # measured 1.90 (fast) to 1.97 (entropy)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wave", ["fast", "alfven", "slow"])
+def test_characteristic_reconstruction_keeps_second_order(wave):
+    """Smooth linear waves converge at second order with the characteristic limiting too."""
+    e64, e128 = (_linear_wave_error(wave, n, reconstruction="characteristic") for n in (64, 128))
+    assert np.log2(e64 / e128) >= 1.8, (e64, e128)
 
 
 def test_fast_shock_against_rankine_hugoniot():
@@ -195,6 +268,7 @@ def test_reverse_equals_forward_on_shock_tube():
     (dict(n_cells=64, limiter="superbee"), "limiter"),
     (dict(n_cells=64, boundary="reflective"), "boundary"),
     (dict(n_cells=64, x_min=1.0, x_max=0.5), "x_max"),
+    (dict(n_cells=64, reconstruction="weno"), "reconstruction"),
 ])
 def test_bad_solver_input(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -224,11 +298,11 @@ def test_bad_state_input():
 
 
 # -- two dimensions ----------------------------------------------------------------------------------
-def _brio_wu_2d(axis, n=64, thin=6):
+def _brio_wu_2d(axis, n=64, thin=6, reconstruction="primitive"):
     shape = (n, thin) if axis == 0 else (thin, n)
     lengths = (1.0, thin / n) if axis == 0 else (thin / n, 1.0)
     boundary = ("outflow", "periodic") if axis == 0 else ("periodic", "outflow")
-    solver = MHDGridSolver(shape, lengths=lengths, gamma=2.0, boundary=boundary)
+    solver = MHDGridSolver(shape, lengths=lengths, gamma=2.0, boundary=boundary, reconstruction=reconstruction)
     x, y = solver.centers()
     left = (x if axis == 0 else y) < 0.5
     b_t = np.where(left, 1.0, -1.0)
@@ -236,14 +310,16 @@ def _brio_wu_2d(axis, n=64, thin=6):
     return solver, solver.initial_state(np.where(left, 1.0, 0.125), (0.0, 0.0, 0.0), np.where(left, 1.0, 0.1), b)
 
 
-@pytest.mark.parametrize("axis", [0, pytest.param(1, marks=pytest.mark.slow)])
-def test_2d_solver_is_the_1d_solver_on_a_plane_parallel_problem(axis):
+@pytest.mark.parametrize("axis, reconstruction", [
+    (0, "primitive"), pytest.param(1, "primitive", marks=pytest.mark.slow),
+    pytest.param(1, "characteristic", marks=pytest.mark.slow)])
+def test_2d_solver_is_the_1d_solver_on_a_plane_parallel_problem(axis, reconstruction):
     """Brio-Wu along x (then y) on a thin periodic strip: the 2D scheme with its corner electric fields gives the 1D
     solver's states to round-off (fixed steps: the 2D CFL step also sees the transverse speeds)."""
-    s1, st1, _ = brio_wu_problem(64)
+    s1, st1, _ = brio_wu_problem(64, reconstruction=reconstruction)
     dt, steps = jnp.asarray(0.2 / 64 * 0.5), 40
     w1 = np.asarray(s1.primitive(simulate(s1, st1, None, num_steps=steps, dt=dt).state))
-    s2, st2 = _brio_wu_2d(axis)
+    s2, st2 = _brio_wu_2d(axis, reconstruction=reconstruction)
     out = simulate(s2, st2, None, num_steps=steps, dt=dt).state
     w2 = np.asarray(s2.primitive(out))
     rows = (0, 1, 2, 3, 4, 6, 7) if axis == 0 else (0, 2, 1, 3, 4, 5, 7)  # 2D rows in the 1D solver's order
@@ -321,6 +397,7 @@ def test_2d_reverse_equals_forward():
     (dict(shape=(8, 8), boundary=("periodic", "reflective")), "boundary"),
     (dict(shape=(8, 8), cfl=1.5), "cfl"),
     (dict(shape=(8, 8), gamma=0.9), "gamma"),
+    (dict(shape=(8, 8), reconstruction="conserved"), "reconstruction"),
 ])
 def test_bad_2d_input(kw, match):
     with pytest.raises(ValueError, match=match):

@@ -14,6 +14,7 @@ class Config:
     n: int = 256
     riemann: str = "hlld"
     limiter: str = "mc"
+    reconstruction: str = "primitive"
     cfl: float = 0.8
     t_end: float = 0.5
     n_frames: int = 11
@@ -21,12 +22,13 @@ class Config:
     def validate(self):
         from ..core.checks import check_choice, check_int, check_range
         from ..hydro import LIMITERS
-        from ..hydro.mhd import MHD_RIEMANN_SOLVERS
+        from ..hydro.mhd import MHD_RIEMANN_SOLVERS, RECONSTRUCTIONS
 
         check_int("n", self.n, lo=16)
         check_int("n_frames", self.n_frames, lo=2)
         check_choice("riemann", self.riemann, tuple(MHD_RIEMANN_SOLVERS))
         check_choice("limiter", self.limiter, (*LIMITERS, "none"))
+        check_choice("reconstruction", self.reconstruction, RECONSTRUCTIONS)
         check_range("cfl", self.cfl, 0.0, 1.0, lo_open=True)
         check_range("t_end", self.t_end, 0.0, lo_open=True)
 
@@ -48,7 +50,8 @@ def run(config: Config, out: Path) -> dict:
     from ..hydro.mhd import orszag_tang_problem
 
     limiter = None if config.limiter == "none" else config.limiter
-    solver, state0 = orszag_tang_problem(config.n, riemann=config.riemann, limiter=limiter, cfl=config.cfl)
+    solver, state0 = orszag_tang_problem(config.n, riemann=config.riemann, limiter=limiter, cfl=config.cfl,
+                                         reconstruction=config.reconstruction)
     times = np.linspace(0.0, config.t_end, config.n_frames)[1:]
     max_steps = int(4 * config.n * config.t_end / 0.5 / config.cfl) + 200
     t0 = time.perf_counter()

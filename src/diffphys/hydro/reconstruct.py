@@ -1,4 +1,5 @@
-"""Reconstruction of face states from cell averages: first order, or MUSCL on primitive variables.
+"""Reconstruction of face states from cell averages: first order, or MUSCL on primitive variables (optionally
+limited in characteristic variables: ``project`` of :func:`reconstruct_rows`).
 
 Slopes are limited with one of :data:`LIMITERS` (``minmod``, ``mc`` (monotonized central), ``vanleer``),
 each a function of the backward and forward differences ``a``, ``b``; all are symmetric and odd, so a
@@ -53,7 +54,15 @@ def materialize(x, one):
     return x if one is None else x / one
 
 
-def reconstruct_rows(rows, limiter: str | None, one=None, positive=(0, 2)):
+def _monotone(hs, dl, dr):
+    """``hs`` clipped so that both face values ``w_i +- hs`` stay between the cell's neighbours' averages."""
+    zero = jnp.zeros_like(hs)
+    lo = jnp.maximum(jnp.minimum(zero, dl), jnp.minimum(zero, dr))
+    hi = jnp.minimum(jnp.maximum(zero, dl), jnp.maximum(zero, dr))
+    return jnp.clip(hs, lo, hi)
+
+
+def reconstruct_rows(rows, limiter: str | None, one=None, positive=(0, 2), project=None):
     """Like :func:`reconstruct` for a tuple of padded primitive rows (``(rho, v, p)`` by default), each
     ``(..., n + 4)``: faces along the last axis.
 
@@ -61,18 +70,31 @@ def reconstruct_rows(rows, limiter: str | None, one=None, positive=(0, 2)):
     mask are then computed once per cell/face instead of once per consumer (same values).
     ``positive``: the rows that must stay positive on both sides of a face (density and pressure; ``(0, 4)`` for
     the MHD rows ``(rho, v_n, v_t1, v_t2, p, ...)``), else the face falls back to first order.
+    ``project``: ``None`` (limit each primitive row) or a function of the cells ``1..n+2``'s primitive rows and
+    ``one`` that returns ``(to_char, from_char)``, maps of a tuple of difference rows into characteristic
+    variables and back (:func:`diffphys.hydro.mhd.characteristic_projection`): the backward and forward
+    differences are then limited wave by wave, and the slopes, back in primitive variables, are clipped so that
+    each face value lies between the neighbouring cell averages (Stone et al. 2008, ApJS 178, 137, section 4.2).
     """
     first_l = tuple(r[..., 1:-2] for r in rows)
     first_r = tuple(r[..., 2:-1] for r in rows)
     if limiter is None:
         return first_l, first_r
     lim = LIMITERS[limiter]
+    d = [r[..., 1:] - r[..., :-1] for r in rows]
+    dl, dr = [x[..., :-1] for x in d], [x[..., 1:] for x in d]  # backward / forward differences, cells 1..n+2
+    if project is None:
+        hs = [0.5 * lim(a, b) for a, b in zip(dl, dr)]
+    else:
+        to_char, from_char = project(tuple(r[..., 1:-1] for r in rows), one)
+        cl, cr = ([materialize(c, one) for c in to_char(d)] for d in (dl, dr))
+        hs = from_char(tuple(materialize(0.5 * lim(a, b), one) for a, b in zip(cl, cr)))
+        hs = [_monotone(h, a, b) for h, a, b in zip(hs, dl, dr)]
     wl, wr = [], []
-    for r, a, b in zip(rows, first_l, first_r):
-        d = r[..., 1:] - r[..., :-1]
-        hs = materialize(0.5 * lim(d[..., :-1], d[..., 1:]), one)  # half slopes of padded cells 1..n+2
-        wl.append(a + hs[..., :-1])
-        wr.append(b - hs[..., 1:])
+    for h, a, b in zip(hs, first_l, first_r):
+        h = materialize(h, one)  # half slopes of padded cells 1..n+2
+        wl.append(a + h[..., :-1])
+        wr.append(b - h[..., 1:])
     ok = True
     for k in positive:
         ok = ok & (wl[k] > 0) & (wr[k] > 0)
