@@ -239,7 +239,7 @@ class MHDSolver(eqx.Module):
         reconstruction: ``"primitive"`` (default: each primitive variable limited on its own) or
             ``"characteristic"`` (the differences projected on the seven waves of the cell's state,
             :func:`characteristic_projection`, limited wave by wave, then clipped between the neighbours: fewer
-            oscillations behind shocks, at ~1.5x the cost of a step).
+            oscillations behind shocks, at ~1.4x the cost of a step).
     """
 
     masked_steps = True
