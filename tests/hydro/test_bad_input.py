@@ -40,6 +40,12 @@ def test_cfl(cfl):
         solver(cfl=cfl)
 
 
+@pytest.mark.parametrize("value", ["weno", "conserved", None])
+def test_reconstruction(value):
+    with pytest.raises(ValueError, match="reconstruction must be one of 'primitive', 'characteristic'"):
+        solver(reconstruction=value)
+
+
 @pytest.mark.parametrize("n", [3, 0, -5])
 def test_too_few_cells(n):
     with pytest.raises(ValueError, match=r"n_cells must be an integer in \[4, inf\]"):

@@ -24,6 +24,40 @@ def test_sod_l1_density(n, bound):
     assert l1 <= bound
 
 
+def test_euler_projection_diagonalises_the_primitive_system():
+    """The Euler wave projection: left eigenvectors times right ones = I, and A r_k = lambda_k r_k for the primitive
+    Jacobian written out from the equations (speeds v - c, v, v + c)."""
+    from diffphys.hydro.reconstruct import euler_projection
+
+    g = 1.4
+    for rho, v, p in ((1.0, 0.0, 1.0), (0.125, -0.7, 0.1), (3.0, 2.0, 1e-3)):
+        w = tuple(np.array([x]) for x in (rho, v, p))
+        to_char, from_char = euler_projection(w, g)
+        unit = np.eye(3)
+        right = np.array([[float(c[0]) for c in from_char(tuple(unit[k][:, None][i] for i in range(3)))]
+                          for k in range(3)]).T  # column k: wave k
+        left = np.array([[float(c[0]) for c in to_char(tuple(unit[j][:, None][i] for i in range(3)))]
+                         for j in range(3)]).T
+        np.testing.assert_allclose(left @ right, np.eye(3), atol=1e-14)
+        a = np.array([[v, rho, 0.0], [0.0, v, 1.0 / rho], [0.0, g * p, v]])
+        c = np.sqrt(g * p / rho)
+        np.testing.assert_allclose(a @ right, right * np.array([v - c, v, v + c]), atol=1e-12 * np.abs(right).max())
+
+
+@pytest.mark.parametrize("integrator", ["rk3", "hancock"])
+def test_characteristic_reconstruction_damps_sod_ringing(integrator):
+    """Limiting the wave amplitudes instead of rho, v, p: the total variation of the density beyond the exact
+    solution's (the ringing) falls at least 2.5x at N=100 (measured: rk3 0.022 -> 0.0022, hancock 0.017 -> 0.0061),
+    the L1 error stays within 2% and under the issue's bound."""
+    out = {}
+    for rec in ("primitive", "characteristic"):
+        w, ref = run_problem("sod", 100, integrator=integrator, reconstruction=rec)
+        tv = np.abs(np.diff(w[0])).sum() - np.abs(np.diff(ref[0])).sum()
+        out[rec] = (tv, np.mean(np.abs(w[0] - ref[0])))
+    assert out["characteristic"][0] <= out["primitive"][0] / 2.5, out
+    assert out["characteristic"][1] <= min(1.02 * out["primitive"][1], 4.5e-3), out
+
+
 @pytest.mark.slow
 def test_sod_order():
     ns = [100, 200, 400, 800, 1600]

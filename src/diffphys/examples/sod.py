@@ -14,6 +14,7 @@ class Config:
     riemann: str = "hllc"
     limiter: str = "mc"
     integrator: str = "rk3"
+    reconstruction: str = "primitive"
     cfl: float = 0.5
     gamma: float = 1.4
     t_end: float = 0.2
@@ -35,6 +36,7 @@ class Config:
         check_choice("riemann", self.riemann, tuple(RIEMANN_SOLVERS))
         check_choice("limiter", self.limiter, (*LIMITERS, "none"))
         check_choice("integrator", self.integrator, ("euler", "rk2", "rk3"))
+        check_choice("reconstruction", self.reconstruction, ("primitive", "characteristic"))
         check_positive("t_end", self.t_end)
 
 
@@ -57,6 +59,7 @@ def run(config: Config, out: Path) -> dict:
     limiter = None if config.limiter == "none" else config.limiter
     solver, state0, _, exact = riemann_problem((left, right, 0.5, config.t_end), config.n_cells, gamma=config.gamma,
                                                riemann=config.riemann, limiter=limiter,
+                                               reconstruction=config.reconstruction,
                                                integrator=config.integrator, cfl=config.cfl)
     times = np.linspace(0, config.t_end, 11)[1:]
     sol = jax.jit(lambda s: solve(solver, s, None, t_end=config.t_end, save_at=times,

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.checks import check_choice, check_finite, check_int, check_range, is_concrete
-from .reconstruct import LIMITERS, materialize, reconstruct_rows
+from .reconstruct import LIMITERS, RECONSTRUCTIONS, materialize, reconstruct_rows
 from .solver import _one
 from .state import check_gamma
 
@@ -43,7 +43,6 @@ __all__ = ["MHDSolver", "MHDState", "MHD_RIEMANN_SOLVERS", "hll_rows", "hlld_row
            "characteristic_projection", "RECONSTRUCTIONS"]
 
 PRIMITIVE_NAMES = ("rho", "v_x", "v_y", "v_z", "p", "B_y", "B_z")
-RECONSTRUCTIONS = ("primitive", "characteristic")
 CONSERVED_NAMES = ("rho", "m_x", "m_y", "m_z", "E", "B_y", "B_z")
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["minmod", "mc", "vanleer", "LIMITERS", "reconstruct", "reconstruct_rows", "materialize"]
+__all__ = ["minmod", "mc", "vanleer", "LIMITERS", "reconstruct", "reconstruct_rows", "materialize", "euler_projection",
+           "characteristic_slopes", "RECONSTRUCTIONS"]
+
+RECONSTRUCTIONS = ("primitive", "characteristic")
 
 
 def _same_sign(a, b):
@@ -62,6 +65,47 @@ def _monotone(hs, dl, dr):
     return jnp.clip(hs, lo, hi)
 
 
+def euler_projection(w, gamma, one=None):
+    """``(to_char, from_char)`` for the Euler equations' primitive rows ``w = (rho, v, p)`` of some cells: the
+    amplitudes of the three waves ``v - c, v, v + c`` of each cell's state in a tuple of difference rows, and back.
+
+    Right eigenvectors ``(1, -c / rho, c^2)``, ``(1, 0, 0)``, ``(1, c / rho, c^2)``; left ones ``(0, -rho / 2c,
+    1 / 2c^2)``, ``(1, 0, -1 / c^2)``, ``(0, rho / 2c, 1 / 2c^2)``, ``c^2 = gamma p / rho``.
+    """
+    rho, _, p = w
+    inv_c2 = materialize(rho / (gamma * p), one)
+    c = materialize(jnp.sqrt(gamma * p / rho), one)
+    c_rho = materialize(c / rho, one)
+    rho_c = materialize(0.5 * rho / c, one)
+    half_inv_c2 = 0.5 * inv_c2
+    c2 = materialize(gamma * p / rho, one)
+
+    def to_char(d):
+        dr, dv, dp = d
+        return (half_inv_c2 * dp - rho_c * dv, dr - inv_c2 * dp, half_inv_c2 * dp + rho_c * dv)
+
+    def from_char(a):
+        a1, a2, a3 = a
+        return (a1 + a2 + a3, c_rho * (a3 - a1), c2 * (a1 + a3))
+
+    return to_char, from_char
+
+
+def characteristic_slopes(rows, limiter, project, one=None):
+    """Limited (full) slopes of the cells ``1..n+2`` of padded rows, limited in characteristic variables
+    (``project`` as in :func:`reconstruct_rows`) and clipped so that ``w_i +- slope / 2`` lies between the
+    neighbouring averages; ``project=None``: each row limited on its own."""
+    lim = LIMITERS[limiter]
+    dl = [r[..., 1:-1] - r[..., :-2] for r in rows]
+    dr = [r[..., 2:] - r[..., 1:-1] for r in rows]
+    if project is None:
+        return [lim(a, b) for a, b in zip(dl, dr)]
+    to_char, from_char = project(tuple(r[..., 1:-1] for r in rows), one)
+    cl, cr = ([materialize(c, one) for c in to_char(d)] for d in (dl, dr))
+    hs = from_char(tuple(materialize(0.5 * lim(a, b), one) for a, b in zip(cl, cr)))
+    return [2.0 * _monotone(h, a, b) for h, a, b in zip(hs, dl, dr)]
+
+
 def reconstruct_rows(rows, limiter: str | None, one=None, positive=(0, 2), project=None):
     """Like :func:`reconstruct` for a tuple of padded primitive rows (``(rho, v, p)`` by default), each
     ``(..., n + 4)``: faces along the last axis.
@@ -80,19 +124,9 @@ def reconstruct_rows(rows, limiter: str | None, one=None, positive=(0, 2), proje
     first_r = tuple(r[..., 2:-1] for r in rows)
     if limiter is None:
         return first_l, first_r
-    lim = LIMITERS[limiter]
-    d = [r[..., 1:] - r[..., :-1] for r in rows]
-    dl, dr = [x[..., :-1] for x in d], [x[..., 1:] for x in d]  # backward / forward differences, cells 1..n+2
-    if project is None:
-        hs = [0.5 * lim(a, b) for a, b in zip(dl, dr)]
-    else:
-        to_char, from_char = project(tuple(r[..., 1:-1] for r in rows), one)
-        cl, cr = ([materialize(c, one) for c in to_char(d)] for d in (dl, dr))
-        hs = from_char(tuple(materialize(0.5 * lim(a, b), one) for a, b in zip(cl, cr)))
-        hs = [_monotone(h, a, b) for h, a, b in zip(hs, dl, dr)]
     wl, wr = [], []
-    for h, a, b in zip(hs, first_l, first_r):
-        h = materialize(h, one)  # half slopes of padded cells 1..n+2
+    for s, a, b in zip(characteristic_slopes(rows, limiter, project, one), first_l, first_r):
+        h = materialize(0.5 * s, one)  # half slopes of padded cells 1..n+2
         wl.append(a + h[..., :-1])
         wr.append(b - h[..., 1:])
     ok = True

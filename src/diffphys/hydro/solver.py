@@ -29,7 +29,8 @@ from ..core.simulate import simulate
 from .boundary import Boundary, Periodic, Reflective, as_boundary, pad_rows
 from .cooling import Cooling
 from .grid import RadialGrid
-from .reconstruct import LIMITERS, materialize, reconstruct_rows
+from .reconstruct import (LIMITERS, RECONSTRUCTIONS, characteristic_slopes, euler_projection, materialize,
+                          reconstruct_rows)
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
 from .sources import SelfGravity, StellarWind
 from .state import HydroState, check_gamma, conserved_to_primitive
@@ -98,6 +99,10 @@ class EulerSolver(eqx.Module):
         cooling: ``None`` or a :class:`~diffphys.hydro.cooling.Cooling`: optically thin radiative cooling,
             applied after each hydro step at constant density and integrated exactly over the step
             (operator split; no time-step limit).
+        reconstruction: ``"primitive"`` (default: ``rho``, ``v``, ``p`` limited each on its own) or
+            ``"characteristic"`` (the differences projected on the three waves of the cell's state,
+            :func:`~diffphys.hydro.reconstruct.euler_projection`, limited wave by wave, then clipped between the
+            neighbouring averages), for every integrator.
     """
 
     #: a step of ``dt = 0`` returns the state unchanged: ``core.simulate`` runs the slots after ``t_end``
@@ -110,6 +115,7 @@ class EulerSolver(eqx.Module):
     limiter: str | None = eqx.field(static=True)
     integrator: str = eqx.field(static=True)
     cfl: float = eqx.field(static=True)
+    reconstruction: str = eqx.field(static=True)
     left: Boundary
     right: Boundary
     source: StellarWind | None
@@ -125,7 +131,8 @@ class EulerSolver(eqx.Module):
     half_vol: np.ndarray
 
     def __init__(self, grid, gamma=1.4, riemann="hllc", limiter="mc", integrator="rk2", cfl=0.8,
-                 left="reflective", right="outflow", source=None, cooling=None, gravity=None):
+                 left="reflective", right="outflow", source=None, cooling=None, gravity=None,
+                 reconstruction="primitive"):
         if not isinstance(grid, RadialGrid):
             raise ValueError(f"grid must be a RadialGrid; got {type(grid).__name__}")
         self.grid = grid
@@ -135,6 +142,8 @@ class EulerSolver(eqx.Module):
         check_choice("integrator", integrator, INTEGRATORS)
         check_range("cfl", cfl, 0.0, 1.0, lo_open=True)
         self.riemann, self.limiter, self.integrator, self.cfl = riemann, limiter, integrator, float(cfl)
+        check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
+        self.reconstruction = reconstruction
         self.left = as_boundary(left, "left")
         self.right = as_boundary(right, "right")
         if isinstance(self.left, Periodic) != isinstance(self.right, Periodic):
@@ -198,9 +207,16 @@ class EulerSolver(eqx.Module):
         """``du/dt`` as three rows from three conserved rows (the layout XLA compiles best on CPU)."""
         rho, v, p = self._primitive_rows(rows)
         one = _one(rho)
-        wl, wr = reconstruct_rows(pad_rows((rho, v, p), self.left, self.right), self.limiter, one)
+        wl, wr = reconstruct_rows(pad_rows((rho, v, p), self.left, self.right), self.limiter, one,
+                                  project=self._projection)
         return self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, self.gamma, one), p, v, params, rho.dtype, one,
                                 rho)
+
+    @property
+    def _projection(self):
+        if self.reconstruction == "primitive":
+            return None
+        return lambda w, one: euler_projection(w, self.gamma, one)
 
     def _divergence(self, f, p, v, params, dt_, one=None, rho=None):
         """``du/dt`` (three rows) from face fluxes ``f`` (3 rows of ``n + 1``), the cell pressure of the
@@ -239,9 +255,8 @@ class EulerSolver(eqx.Module):
             wl, wr = reconstruct_rows(rows, None)
             rate = self._divergence(RIEMANN_ROWS[self.riemann](wl, wr, g), p, v, params, rho.dtype, None, rho)
             return tuple(a + dt * k for a, k in zip(u, rate))
-        lim = LIMITERS[self.limiter]
         c = [r[1:-1] for r in rows]  # padded cells 1 .. n+2
-        s = [materialize(lim(r[1:-1] - r[:-2], r[2:] - r[1:-1]), one) for r in rows]  # limited differences
+        s = [materialize(x, one) for x in characteristic_slopes(rows, self.limiter, self._projection, one)]
         rc, vc, pc = c
         sr, sv, sp = s
         h = 0.5 * dt / self.grid.dr
