@@ -17,15 +17,16 @@ def run_fixed(solver, u, dt, steps):
     return np.asarray(f(u))
 
 
-@pytest.mark.parametrize("riemann,limiter", [("hllc", "mc"), ("hll", "minmod"), ("rusanov", "vanleer"),
-                                             ("hllc", None)])
-def test_uniform_in_y_equals_1d_solver(riemann, limiter):
+@pytest.mark.parametrize("riemann,limiter,reconstruction", [
+    ("hllc", "mc", "primitive"), ("hll", "minmod", "primitive"), ("rusanov", "vanleer", "primitive"),
+    ("hllc", None, "primitive"), ("hllc", "mc", "characteristic")])
+def test_uniform_in_y_equals_1d_solver(riemann, limiter, reconstruction):
     """A 2D Sod tube uniform along y is the 1D planar MUSCL-Hancock run (reflective wall left, outflow right)."""
     n, dt, steps = 100, 0.002, 100
     s1, st1, _, _ = riemann_problem("sod", n, integrator="hancock", riemann=riemann, limiter=limiter,
-                                    left="reflective")
+                                    left="reflective", reconstruction=reconstruction)
     s2 = CartesianEulerSolver((n, 5), lengths=(1.0, 0.05), gamma=1.4, riemann=riemann, limiter=limiter,
-                              boundary=(("reflective", "outflow"), "periodic"))
+                              boundary=(("reflective", "outflow"), "periodic"), reconstruction=reconstruction)
     x, _ = s2.centers()
     st2 = s2.initial_state(np.where(x < 0.5, 1.0, 0.125), (0.0, 0.0), np.where(x < 0.5, 1.0, 0.1))
     u1 = np.asarray(simulate(s1, st1, None, num_steps=steps, dt=dt).state.u)
@@ -218,6 +219,7 @@ def test_float32_by_default():
     (dict(shape=(8, 8), lengths=np.nan), "lengths"),
     (dict(shape=(8, 8), riemann="roe"), "riemann"),
     (dict(shape=(8, 8), limiter="superbee"), "limiter"),
+    (dict(shape=(8, 8), reconstruction="weno"), "reconstruction must be one of"),
     (dict(shape=(8, 8), boundary="wall"), "boundary"),
     (dict(shape=(8, 8), boundary=("periodic",)), "one entry per axis"),
     (dict(shape=(8, 8), boundary=(("periodic", "outflow"), "periodic")), "periodic must be given on both sides"),

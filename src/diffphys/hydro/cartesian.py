@@ -43,7 +43,7 @@ import numpy as np
 from jax import lax
 
 from ..core.checks import check_choice, check_finite, check_range, is_concrete
-from .reconstruct import LIMITERS, materialize
+from .reconstruct import LIMITERS, RECONSTRUCTIONS, euler_projection, materialize, monotone_half_slope
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
 from .solver import THETA, _flush, _one, _stack
 from .cooling import Cooling
@@ -150,6 +150,11 @@ class CartesianEulerSolver(eqx.Module):
             conserved only while the floor does not act). For very cold, fast flows (free-fall or wind Mach numbers
             of ~30 and more), where the thermal energy is the small difference of two large ones and truncation
             errors drive it negative; a run without a floor then turns NaN.
+        reconstruction: ``"primitive"`` (default: each primitive variable limited on its own) or
+            ``"characteristic"``: along each axis the differences of ``(rho, v_n, p)`` projected on the waves
+            ``v_n - c, v_n, v_n + c`` of the cell's state (:func:`~diffphys.hydro.reconstruct.euler_projection`),
+            limited wave by wave and clipped between the neighbours; the transverse velocities (shear waves) as
+            they are.
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -173,11 +178,13 @@ class CartesianEulerSolver(eqx.Module):
     self_gravity: float | None = eqx.field(static=True)
     self_gravity_boundary: str = eqx.field(static=True)
     pressure_floor: float | None = eqx.field(static=True)
+    reconstruction: str = eqx.field(static=True)
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
                  boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch",
                  geometry="cartesian", source=None, source_center=None, cooling=None,
-                 self_gravity=None, self_gravity_boundary="periodic", pressure_floor=None):
+                 self_gravity=None, self_gravity_boundary="periodic", pressure_floor=None,
+                 reconstruction="primitive"):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -197,6 +204,8 @@ class CartesianEulerSolver(eqx.Module):
         check_choice("limiter", limiter, (*LIMITERS, None))
         check_range("cfl", cfl, 0.0, 1.0, lo_open=True)
         self.riemann, self.limiter, self.cfl = riemann, limiter, float(cfl)
+        check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
+        self.reconstruction = reconstruction
         self.boundary = _boundaries(boundary, d)
         if gravity is not None:
             g = np.asarray(gravity, dtype=np.float64)
@@ -559,10 +568,19 @@ class CartesianEulerSolver(eqx.Module):
             lim = LIMITERS[self.limiter]
             slopes = []  # slopes[a][k]: limited difference of variable k along axis a
             for a in range(d):
-                sa = []
+                dl, dr = [], []
                 for k, x in enumerate(w):
                     lower, upper = self._neighbours(x, a, k, halo)
-                    sa.append(materialize(lim(x - lower, upper - x), one))
+                    dl.append(x - lower)
+                    dr.append(upper - x)
+                sa = [materialize(lim(x, y), one) for x, y in zip(dl, dr)]
+                if self.reconstruction == "characteristic":  # (rho, v_a, p) by waves; shear waves as they are
+                    idx = (0, 1 + a, d + 1)
+                    to_char, from_char = euler_projection((rho, vel[a], p), g, one)
+                    cl, cr = ([materialize(c, one) for c in to_char(tuple(e[i] for i in idx))] for e in (dl, dr))
+                    hs = from_char(tuple(materialize(0.5 * lim(x, y), one) for x, y in zip(cl, cr)))
+                    for i, h in zip(idx, hs):
+                        sa[i] = materialize(2.0 * monotone_half_slope(h, dl[i], dr[i]), one)
                 slopes.append(sa)
             drho = jnp.zeros_like(rho)
             dv = [jnp.zeros_like(rho) for _ in range(d)]

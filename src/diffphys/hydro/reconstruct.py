@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 __all__ = ["minmod", "mc", "vanleer", "LIMITERS", "reconstruct", "reconstruct_rows", "materialize", "euler_projection",
-           "characteristic_slopes", "RECONSTRUCTIONS"]
+           "characteristic_slopes", "monotone_half_slope", "RECONSTRUCTIONS"]
 
 RECONSTRUCTIONS = ("primitive", "characteristic")
 
@@ -57,7 +57,7 @@ def materialize(x, one):
     return x if one is None else x / one
 
 
-def _monotone(hs, dl, dr):
+def monotone_half_slope(hs, dl, dr):
     """``hs`` clipped so that both face values ``w_i +- hs`` stay between the cell's neighbours' averages."""
     zero = jnp.zeros_like(hs)
     lo = jnp.maximum(jnp.minimum(zero, dl), jnp.minimum(zero, dr))
@@ -103,7 +103,7 @@ def characteristic_slopes(rows, limiter, project, one=None):
     to_char, from_char = project(tuple(r[..., 1:-1] for r in rows), one)
     cl, cr = ([materialize(c, one) for c in to_char(d)] for d in (dl, dr))
     hs = from_char(tuple(materialize(0.5 * lim(a, b), one) for a, b in zip(cl, cr)))
-    return [2.0 * _monotone(h, a, b) for h, a, b in zip(hs, dl, dr)]
+    return [2.0 * monotone_half_slope(h, a, b) for h, a, b in zip(hs, dl, dr)]
 
 
 def reconstruct_rows(rows, limiter: str | None, one=None, positive=(0, 2), project=None):
