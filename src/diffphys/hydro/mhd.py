@@ -27,9 +27,13 @@ Set-ups: :func:`brio_wu_problem`, :func:`orszag_tang_problem`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ..core.checks import check_choice, check_finite, check_int, check_range, is_concrete
 from .reconstruct import LIMITERS, RECONSTRUCTIONS, materialize, reconstruct_rows
@@ -579,6 +583,12 @@ class MHDGridSolver(eqx.Module):
         boundary: ``"periodic"`` (default) or ``"outflow"``, or one per axis.
         reconstruction: as :class:`MHDSolver` (``"characteristic"``: the waves of each cell along the face's normal,
             with the cell's normal field; the normal field itself is limited as a primitive variable).
+        devices: ``None`` (default: one device) or a ``jax.sharding.Mesh`` (:func:`diffphys.parallel.device_mesh`):
+            the grid's first axis is split into equal blocks across its ``device_axis``; each right-hand side is
+            evaluated per device (``jax.shard_map``) after two cell layers are exchanged with each neighbour
+            (``lax.ppermute``), which is all the stencil (reconstruction, fluxes, edge fields) reads. Results equal
+            the single-device run to round-off.
+        device_axis: the axis name of ``devices`` (default ``"batch"``).
     """
 
     masked_steps = True
@@ -592,9 +602,11 @@ class MHDGridSolver(eqx.Module):
     cfl: float = eqx.field(static=True)
     boundary: tuple = eqx.field(static=True)
     reconstruction: str = eqx.field(static=True)
+    devices: Any = eqx.field(static=True)
+    device_axis: str = eqx.field(static=True)
 
     def __init__(self, shape, lengths=None, gamma=5.0 / 3.0, riemann="hlld", limiter="mc", integrator="rk2",
-                 cfl=0.8, boundary="periodic", reconstruction="primitive"):
+                 cfl=0.8, boundary="periodic", reconstruction="primitive", devices=None, device_axis="batch"):
         if np.ndim(shape) != 1 or len(shape) not in (2, 3):
             raise ValueError(f"shape must be (nx, ny) or (nx, ny, nz); got {shape!r}")
         self.shape = tuple(check_int(f"shape[{k}]", n, lo=4) for k, n in enumerate(shape))
@@ -617,6 +629,19 @@ class MHDGridSolver(eqx.Module):
         check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
         self.riemann, self.limiter, self.integrator = riemann, limiter, integrator
         self.cfl, self.boundary, self.reconstruction = float(cfl), bnd, reconstruction
+        if devices is not None:
+            if not isinstance(devices, jax.sharding.Mesh) or device_axis not in devices.axis_names:
+                raise ValueError(f"devices must be None or a jax.sharding.Mesh with an axis {device_axis!r} "
+                                 f"(see diffphys.parallel.device_mesh); got {devices!r}")
+            n_dev = devices.shape[device_axis]
+            if self.shape[0] % n_dev or self.shape[0] // n_dev < 2:
+                raise ValueError(f"shape[0] = {self.shape[0]} must be a multiple of the number of devices ({n_dev}) "
+                                 f"with at least 2 cells per device")
+        self.devices, self.device_axis = devices, device_axis
+
+    @property
+    def _n_dev(self):
+        return 1 if self.devices is None else int(self.devices.shape[self.device_axis])
 
     @property
     def ndim(self):
@@ -685,11 +710,23 @@ class MHDGridSolver(eqx.Module):
         return out
 
     # -- the scheme ------------------------------------------------------------------------------
-    def _pad(self, rows):
-        """Two ghost cells on each side of every axis."""
+    def _pad(self, rows, halo=None):
+        """Two ghost cells on each side of every axis (``halo``: ``(axis name, devices)`` inside the per-device
+        right-hand side of a split grid: along the first axis the neighbouring devices' layers, the boundary's
+        ghosts only on the first and last device)."""
         out = []
         for r in rows:
             for axis, b in enumerate(self.boundary):
+                if axis == 0 and halo is not None:
+                    name, n_dev = halo
+                    lo = lax.ppermute(r[-2:], name, [(j, (j + 1) % n_dev) for j in range(n_dev)])  # from i - 1
+                    hi = lax.ppermute(r[:2], name, [(j, (j - 1) % n_dev) for j in range(n_dev)])  # from i + 1
+                    if b != "periodic":
+                        index = lax.axis_index(name)
+                        lo = jnp.where(index == 0, jnp.concatenate([r[:1], r[:1]]), lo)
+                        hi = jnp.where(index == n_dev - 1, jnp.concatenate([r[-1:], r[-1:]]), hi)
+                    r = jnp.concatenate([lo, r, hi])
+                    continue
                 width = [(0, 0)] * self.ndim
                 width[axis] = (2, 2)
                 r = jnp.pad(r, width, mode="wrap" if b == "periodic" else "edge")
@@ -768,10 +805,21 @@ class MHDGridSolver(eqx.Module):
         return 0.25 * (ex_l + ex_u + ey_l + ey_r) + 0.25 * (dy_lo - dy_up) + 0.25 * (dx_le - dx_ri)
 
     def rate(self, u):
-        """``du/dt`` (eight rows) of conserved rows ``u``."""
+        """``du/dt`` (eight rows) of conserved rows ``u`` (per device on a split grid)."""
+        if self._n_dev == 1:
+            return self._rate(tuple(u), None)
+        from jax.sharding import PartitionSpec as P
+
+        spec = P(None, self.device_axis)
+        halo = (self.device_axis, self._n_dev)
+        local = jax.shard_map(lambda x: jnp.stack(self._rate(tuple(x), halo)), mesh=self.devices, in_specs=(spec,),
+                              out_specs=spec)
+        return tuple(local(jnp.stack(u)))
+
+    def _rate(self, u, halo):
         one = _one(u[0])
         nd = self.ndim
-        w = self._pad(tuple(materialize(x, one) for x in _to_primitive_grid(u, self.gamma)))
+        w = self._pad(tuple(materialize(x, one) for x in _to_primitive_grid(u, self.gamma)), halo)
         flux = [self._fluxes(w, a, one) for a in range(nd)]
         # constrained transport: the edge fields first (each from the original fluxes), then the transverse
         # induction fluxes from them; ``done`` marks fluxes already cut to the interior cells
