@@ -76,3 +76,18 @@ def check_choice(name: str, value, choices) -> None:
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+
+
+def check_grid_devices(devices, device_axis: str, n_first: int) -> None:
+    """``devices``: ``None`` or a ``jax.sharding.Mesh`` with an axis ``device_axis`` whose size divides a grid's
+    first axis of ``n_first`` cells into blocks of at least 2 (a grid split across devices with halo exchanges)."""
+    if devices is None:
+        return
+    if not isinstance(devices, jax.sharding.Mesh) or device_axis not in devices.axis_names:
+        raise ValueError(f"devices must be None or a jax.sharding.Mesh with an axis {device_axis!r} "
+                         f"(see diffphys.parallel.device_mesh); got {devices!r}")
+    n_dev = devices.shape[device_axis]
+    if n_first % n_dev or n_first // n_dev < 2:
+        raise ValueError(f"shape[0] = {n_first} must be a multiple of the number of devices ({n_dev}) "
+                         f"with at least 2 cells per device")
+

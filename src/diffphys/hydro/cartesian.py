@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..core.checks import check_choice, check_finite, check_range, is_concrete
+from ..core.checks import check_choice, check_finite, check_grid_devices, check_range, is_concrete
 from .reconstruct import LIMITERS, RECONSTRUCTIONS, euler_projection, materialize, monotone_half_slope
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
 from .solver import THETA, _flush, _one, _stack
@@ -214,14 +214,7 @@ class CartesianEulerSolver(eqx.Module):
             check_finite("gravity", g)
             gravity = tuple(float(x) for x in g)
         self.gravity = gravity
-        if devices is not None:
-            if not isinstance(devices, jax.sharding.Mesh) or device_axis not in devices.axis_names:
-                raise ValueError(f"devices must be None or a jax.sharding.Mesh with an axis {device_axis!r} "
-                                 f"(see diffphys.parallel.device_mesh); got {devices!r}")
-            n_dev = devices.shape[device_axis]
-            if self.shape[0] % n_dev or self.shape[0] // n_dev < 2:
-                raise ValueError(f"shape[0] = {self.shape[0]} must be a multiple of the number of devices ({n_dev}) "
-                                 f"with at least 2 cells per device")
+        check_grid_devices(devices, device_axis, self.shape[0])
         self.devices, self.device_axis = devices, device_axis
         check_choice("geometry", geometry, CARTESIAN_GEOMETRIES)
         if geometry == "axisymmetric":

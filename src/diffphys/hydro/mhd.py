@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..core.checks import check_choice, check_finite, check_int, check_range, is_concrete
+from ..core.checks import check_choice, check_finite, check_grid_devices, check_int, check_range, is_concrete
 from .reconstruct import LIMITERS, RECONSTRUCTIONS, materialize, reconstruct_rows
 from .solver import _one
 from .state import check_gamma
@@ -629,14 +629,7 @@ class MHDGridSolver(eqx.Module):
         check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
         self.riemann, self.limiter, self.integrator = riemann, limiter, integrator
         self.cfl, self.boundary, self.reconstruction = float(cfl), bnd, reconstruction
-        if devices is not None:
-            if not isinstance(devices, jax.sharding.Mesh) or device_axis not in devices.axis_names:
-                raise ValueError(f"devices must be None or a jax.sharding.Mesh with an axis {device_axis!r} "
-                                 f"(see diffphys.parallel.device_mesh); got {devices!r}")
-            n_dev = devices.shape[device_axis]
-            if self.shape[0] % n_dev or self.shape[0] // n_dev < 2:
-                raise ValueError(f"shape[0] = {self.shape[0]} must be a multiple of the number of devices ({n_dev}) "
-                                 f"with at least 2 cells per device")
+        check_grid_devices(devices, device_axis, self.shape[0])
         self.devices, self.device_axis = devices, device_axis
 
     @property
