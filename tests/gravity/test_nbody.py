@@ -24,7 +24,8 @@ def noise_for(s, seed=0):
     return g.white_noise(jax.random.PRNGKey(seed), s.ptcl_grid, jnp.float64)
 
 
-@pytest.mark.parametrize("mesh, gradient, deconvolve", [(64, "fd4", False), (32, "spectral", True)])
+@pytest.mark.parametrize("mesh, gradient, deconvolve", [pytest.param(64, "fd4", False, marks=pytest.mark.slow),
+                                                       (32, "spectral", True)])
 def test_linear_growth_of_low_k_power(mesh, gradient, deconvolve):
     """Tiny-amplitude field: P(k, a) / P(k, a_start) = (D1(a) / D1(a_start))^2 in the lowest k bin within 1%.
 

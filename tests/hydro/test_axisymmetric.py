@@ -227,6 +227,7 @@ def test_cooling_on_a_2d_grid_matches_the_analytic_isochoric_solution():
         CartesianEulerSolver((8, 8), cooling="bremsstrahlung")
 
 
+@pytest.mark.slow
 def test_wind_parameter_derivatives_reverse_equals_forward():
     """d/d(log v_inf, log Mdot) of the gas mass and energy within 0.6 pc of the star after 1/10 of the lecture's
     time, through the adaptive axisymmetric run (16 x 32 cells): reverse mode (checkpointed) equals forward mode

@@ -16,6 +16,7 @@ def test_wind_posterior_quick_covers_the_truth(tmp_path):
     assert (tmp_path / "wind_posterior_corner.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_wind_example_with_cooling_compares_with_the_thin_shell_solution(tmp_path):
     # --set cooling_lambda=1e-22: the radius is compared with Weaver's radiative coefficient 0.763; the
     # energy budget becomes the radiated fraction (measured at N=401: -0.09% from 0.763, 56% radiated)

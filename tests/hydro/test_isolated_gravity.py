@@ -173,6 +173,7 @@ def test_cold_sphere_collapse_converges():
     assert np.log(errs24[1] / errs32[1]) / np.log(32 / 24) >= 1.5
 
 
+@pytest.mark.slow
 def test_pressure_floor_keeps_a_very_cold_collapse_finite():
     """The sphere ten times colder (free-fall Mach number ~40): without a floor the pressure at its edge goes negative
     and the run turns NaN before 0.7 t_ff; with pressure_floor=1e-5 it reaches 0.8 t_ff and the core density still
@@ -198,7 +199,8 @@ def test_pressure_floor_keeps_a_very_cold_collapse_finite():
         CartesianEulerSolver((8, 8), pressure_floor=0.0)
 
 
-@pytest.mark.parametrize("ndim", [2, pytest.param(3, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("ndim", [2, 3])
 def test_collapse_derivative_reverse_equals_forward(ndim):
     """d(core density at 0.3 t_ff)/d(initial density scale) of a collapsing disk (2D, 12^2) or sphere (slow: 3D,
     8^3) through two isolated Poisson solves per step and the free-fall step limit: reverse mode (checkpointed)

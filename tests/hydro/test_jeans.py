@@ -72,6 +72,7 @@ def test_gravity_modified_sound_wave_frequency():
     assert amps[-1] / amps[0] <= -0.99
 
 
+@pytest.mark.slow
 def test_sensitivity_to_the_seed_is_the_growth_factor():
     """d(final mode amplitude)/d(seed amplitude) through the self-gravitating run (two FFT Poisson solves per
     step, adaptive steps): reverse mode (checkpointed) equals forward mode to 1e-10, and in the linear regime it

@@ -27,6 +27,7 @@ def _setup(n=8):
     return solver, FlowParams(1e-3)
 
 
+@pytest.mark.slow
 def test_gradient_wrt_weights_matches_central_differences():
     solver, params = _setup()
     states, targets = _pairs(solver, [((0.3, 0.5), (0.5, 0.5)), ((0.6, 0.3), (0.6, 0.55))])

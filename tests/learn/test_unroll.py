@@ -65,6 +65,7 @@ def test_grad_matches_finite_differences():
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_untrained_correction_matches_plain_rollout():
     solver, params, state0 = tiny_flow(16)
     k = 10

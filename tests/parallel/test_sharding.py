@@ -557,6 +557,7 @@ def check_self_gravity_split(with_grad):
         assert r["grad_rel"] <= 1e-10 and abs(r["grad"]) > 0, (name, r)
 
 
+@pytest.mark.slow
 def test_self_gravity_split_over_four_devices_equals_one_device():
     """Self-gravity on a split grid (slab FFTs: one all-to-all per transform). Periodic: a Jeans-unstable mode on
     16^2 (4 blocks of 4 rows) and 8^3 (4 slabs of 2 planes) grows as on one device, to round-off. Vacuum boundaries:
