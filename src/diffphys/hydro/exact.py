@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-__all__ = ["ExactRiemann", "Sedov", "weaver_outer_shock_radius", "shear_flow_growth_rate", "WEAVER_ADIABATIC",
+__all__ = ["heat_kernel", "barenblatt_heat_wave", "ExactRiemann", "Sedov", "weaver_outer_shock_radius", "shear_flow_growth_rate", "WEAVER_ADIABATIC",
            "WEAVER_THIN_SHELL", "free_fall_time", "free_fall_radius"]
 
 #: Weaver et al. (1977) section II: fully adiabatic similarity solution (gamma = 5/3), R2 = 0.88 (L t^3/rho)^(1/5)
@@ -41,6 +41,42 @@ def weaver_outer_shock_radius(luminosity, rho0, t, coefficient=WEAVER_ADIABATIC)
     simulation should not be compared with.
     """
     return coefficient * (np.asarray(luminosity) * np.asarray(t) ** 3 / np.asarray(rho0)) ** 0.2
+
+
+def _measure(d):
+    """The radial grids' measure ``dV = w r^(d-1) dr`` over ``r >= 0``: 1 (planar half-line), 2 pi, 4 pi."""
+    return {1: 1.0, 2: 2.0 * math.pi, 3: 4.0 * math.pi}[d]
+
+
+def heat_kernel(r, t, energy, a, d):
+    """Linear diffusion ``theta_t = a lap theta`` from a point source at ``r = 0`` at ``t = 0`` in ``d = 1, 2, 3``
+    (planar, cylindrical, spherical): ``theta = Q (4 pi a t)^(-d/2) exp(-r^2 / (4 a t))`` with ``Q`` such that the
+    integral over the radial grid's measure (``r >= 0``; planar: one half-line) is ``energy``."""
+    q = energy * (2.0 if d == 1 else 1.0)
+    r = np.asarray(r, dtype=np.float64)
+    return q * (4.0 * math.pi * a * t) ** (-d / 2.0) * np.exp(-r * r / (4.0 * a * t))
+
+
+def barenblatt_heat_wave(r, t, energy, a, n, d):
+    """The exact point-source heat wave of ``theta_t = div(a theta^n grad theta)``, ``n > 0``, in ``d = 1, 2, 3``
+    (Barenblatt 1952; Pattle 1959; Zel'dovich & Raizer 1967, ch. X). With ``m = n + 1``, ``tau = a t / m`` (then
+    ``theta_tau = lap theta^m``, the porous-medium equation) and ``beta = 1 / (d n + 2)``:
+    ``theta = tau^(-beta d) (c - k r^2 tau^(-2 beta))_+^(1/n)``, ``k = beta n / (2 m)``; ``c`` is fixed by the
+    conserved ``int theta dV = energy`` over the radial grid's measure (``r >= 0``; planar: one half-line):
+    ``energy = w c^(1/n + d/2) k^(-d/2) B(d/2, 1/n + 1) / 2``.
+
+    Returns ``(theta(r), front radius r_f)``; the second moment is ``<r^2> = r_f^2 d / (d + 2/n + 2)``."""
+    if n <= 0:
+        raise ValueError(f"n must be > 0 for the Barenblatt heat wave (n = 0: heat_kernel); got {n}")
+    m = n + 1.0
+    beta = 1.0 / (d * n + 2.0)
+    k = beta * n / (2.0 * m)
+    q = 1.0 / n
+    b = math.gamma(d / 2.0) * math.gamma(q + 1.0) / math.gamma(d / 2.0 + q + 1.0)
+    c = (2.0 * energy * k ** (d / 2.0) / (_measure(d) * b)) ** (1.0 / (q + d / 2.0))
+    tau = a * t / m
+    s = np.asarray(r, dtype=np.float64) * tau ** (-beta)
+    return tau ** (-beta * d) * np.maximum(c - k * s * s, 0.0) ** q, math.sqrt(c / k) * tau ** beta
 
 
 def free_fall_time(rho0, G=1.0):

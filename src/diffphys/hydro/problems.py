@@ -74,7 +74,8 @@ class WindProblem:
 
 def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_inf_kms=2000.0,
                  mdot_per_msun_myr=2.965e-3, mdot_msun_myr=None, box_pc=3.0, t_end_yr=2.5e4, n_inject=10, cfl=0.8,
-                 riemann="hllc", limiter="mc", integrator="hancock", gamma=5.0 / 3.0, dtype=None, cooling=None):
+                 riemann="hllc", limiter="mc", integrator="hancock", gamma=5.0 / 3.0, dtype=None, cooling=None,
+                 conduction=None):
     """The lecture's wind-blown bubble (as in jf1uids' stellar-wind example), in code units (pc, Msun, Myr).
 
     Ambient gas of ``n_ambient`` protons per cm^3 at ``n T = pressure_nT`` K/cm^3; a ``m_star`` Msun star
@@ -82,12 +83,15 @@ def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_
     a 3 pc spherical box of ``n_cells`` cells (closed at both ends, so budgets are exact), run to 2.5e4 yr.
     Default scheme: HLLC, MC limiter, MUSCL-Hancock (one Riemann solve per step; as accurate as SSP-RK2
     here, outer shock +1.9% at N=2000 with either, at half the cost). ``cooling``: ``None`` (adiabatic, as
-    the lecture and Weaver's adiabatic solution) or a :class:`~diffphys.hydro.Cooling` in these code units.
+    the lecture and Weaver's adiabatic solution) or a :class:`~diffphys.hydro.Cooling` in these code units;
+    ``conduction``: ``None`` or a :class:`~diffphys.hydro.Conduction` in these units (e.g.
+    ``Conduction.spitzer(saturation=1.0)``).
     """
     u = CodeUnits()
     grid = RadialGrid(n_cells, float(u.length(box_pc)), geometry="spherical")
     solver = EulerSolver(grid, gamma, riemann=riemann, limiter=limiter, integrator=integrator, cfl=cfl,
-                         left="reflective", right="reflective", source=StellarWind(n_inject), cooling=cooling)
+                         left="reflective", right="reflective", source=StellarWind(n_inject), cooling=cooling,
+                         conduction=conduction)
     rho0 = float(u.density(n_ambient))
     p0 = float(u.pressure(1.0, pressure_nT))
     state0 = solver.initial_state(np.full(n_cells, rho0), 0.0, np.full(n_cells, p0), dtype=dtype)

@@ -26,7 +26,8 @@ import numpy as np
 from ..core.checks import check_choice, check_finite, check_range, is_concrete
 from ..core.gradients import Checkpoint, ForwardSensitivity, Store
 from ..core.simulate import simulate
-from .boundary import Boundary, Periodic, Reflective, as_boundary, pad_rows
+from .boundary import Boundary, Fixed, Periodic, Reflective, as_boundary, pad_rows
+from .conduction import Conduction
 from .cooling import Cooling
 from .grid import RadialGrid
 from .reconstruct import (LIMITERS, RECONSTRUCTIONS, characteristic_slopes, euler_projection, materialize,
@@ -99,6 +100,9 @@ class EulerSolver(eqx.Module):
         cooling: ``None`` or a :class:`~diffphys.hydro.cooling.Cooling`: optically thin radiative cooling,
             applied after each hydro step at constant density and integrated exactly over the step
             (operator split; no time-step limit).
+        conduction: ``None`` or a :class:`~diffphys.hydro.conduction.Conduction`: thermal conduction, a
+            linearly implicit conservative substep after each hydro step (before cooling; unconditionally
+            stable, so no time-step limit; total energy conserved to round-off with closed ends).
         reconstruction: ``"primitive"`` (default: ``rho``, ``v``, ``p`` limited each on its own) or
             ``"characteristic"`` (the differences projected on the three waves of the cell's state,
             :func:`~diffphys.hydro.reconstruct.euler_projection`, limited wave by wave, then clipped between the
@@ -120,6 +124,7 @@ class EulerSolver(eqx.Module):
     right: Boundary
     source: StellarWind | None
     cooling: Cooling | None
+    conduction: Conduction | None
     gravity: SelfGravity | None
     areas: np.ndarray
     inv_vol: np.ndarray
@@ -132,7 +137,7 @@ class EulerSolver(eqx.Module):
 
     def __init__(self, grid, gamma=1.4, riemann="hllc", limiter="mc", integrator="rk2", cfl=0.8,
                  left="reflective", right="outflow", source=None, cooling=None, gravity=None,
-                 reconstruction="primitive"):
+                 reconstruction="primitive", conduction=None):
         if not isinstance(grid, RadialGrid):
             raise ValueError(f"grid must be a RadialGrid; got {type(grid).__name__}")
         self.grid = grid
@@ -156,6 +161,9 @@ class EulerSolver(eqx.Module):
         if cooling is not None and not isinstance(cooling, Cooling):
             raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
         self.cooling = cooling
+        if conduction is not None and not isinstance(conduction, Conduction):
+            raise ValueError(f"conduction must be None or a Conduction; got {type(conduction).__name__}")
+        self.conduction = conduction
         if gravity is not None:
             if not isinstance(gravity, SelfGravity):
                 raise ValueError(f"gravity must be None or a SelfGravity; got {type(gravity).__name__}")
@@ -299,6 +307,8 @@ class EulerSolver(eqx.Module):
     def step(self, state: HydroState, params, dt) -> HydroState:
         dt = jnp.asarray(dt, state.u.dtype)
         new = self._hydro_step(state, params, dt)
+        if self.conduction is not None:
+            new = self.conduct(new, dt)
         if self.cooling is None:
             return new
         rho, m, e = new.u[0], new.u[1], new.u[2]
@@ -306,6 +316,23 @@ class EulerSolver(eqx.Module):
         p = (self.gamma - 1.0) * (e - kin)
         p_new = self.cooling.cool(rho, p, dt, self.gamma)
         return HydroState(_stack([rho, m, e - (p - p_new) / (self.gamma - 1.0)]))
+
+    def conduct(self, state: HydroState, dt) -> HydroState:
+        """The conduction substep alone (density and momentum unchanged; see
+        :class:`~diffphys.hydro.conduction.Conduction`)."""
+        if self.conduction is None:
+            raise ValueError("conduct() needs an EulerSolver built with conduction=Conduction(...)")
+        rho, m, e = state.u[0], state.u[1], state.u[2]
+        dt = jnp.asarray(dt, e.dtype)
+        theta = (self.gamma - 1.0) * (e - 0.5 * m * _flush(m / rho)) / rho
+
+        def ghost(b):
+            return (b.rho, b.p / b.rho) if isinstance(b, Fixed) else None
+
+        geometry = (self.grid.areas, self.grid.volumes, self.grid.dr, self.gamma)
+        _, de = self.conduction.substep(rho, theta, dt, geometry, ghost(self.left), ghost(self.right),
+                                        periodic=isinstance(self.left, Periodic))
+        return HydroState(_stack([rho, m, e + de]))
 
     def _hydro_step(self, state, params, dt):
         u = state.u
