@@ -20,10 +20,12 @@ the mean of its cells' conductivities), so that
 
 a tridiagonal M-matrix (cyclic for periodic grids, solved by Sherman-Morrison), so the new temperatures are
 positive and obey the discrete maximum principle for any ``dt`` (unconditionally stable: the hydro CFL step is
-not limited by conduction, even for the stiff ``T^(5/2)`` law). The energy added to a cell is its heat capacity
-times its temperature change, less its share (in proportion to the capacities) of the defect of the total against
-the heat that crossed the ends, so total energy is conserved to round-off whatever the solve's residual (the
-difference of the face fluxes ``G (theta_i' - theta_j')`` would conserve it too, but turns round-off in
+not limited by conduction, even for the stiff ``T^(5/2)`` law). The rows are divided by the heat capacities and
+the new temperatures are then shifted uniformly so that the heat the cells gained equals the heat that crossed the
+ends: total energy is conserved to round-off whatever the solve's residual, and the mean temperature, the one
+mode lost when ``G / (V C)`` exceeds ``1 / eps``, is restored (a step of any length, up to complete
+equilibration, stays accurate). The energy added to a cell is its heat capacity times its temperature change (the
+difference of the face fluxes ``G (theta_i' - theta_j')`` would conserve energy too, but turns round-off in
 ``theta'`` into large errors where ``G >> V C``). Walls and outflow ends carry no heat flux; a ``Fixed`` end holds
 its ghost at the fixed temperature. First order in time (like the operator split itself); second order in space.
 """
@@ -88,7 +90,14 @@ class Conduction(eqx.Module):
     # -- the substep -----------------------------------------------------------------------------
     def conductivity(self, theta):
         """``kappa(theta) = kappa_0 theta^n`` (before saturation)."""
-        return self.kappa * theta ** self.exponent if self.exponent else self.kappa * jnp.ones_like(theta)
+        n = self.exponent
+        if n == 0:
+            return self.kappa * jnp.ones_like(theta)
+        if (2 * n).is_integer() and n <= 8:  # theta^k sqrt(theta): no exp/log (Spitzer's 5/2)
+            k = int(n)
+            power = theta ** k if k else jnp.ones_like(theta)
+            return self.kappa * (power * jnp.sqrt(theta) if 2 * n % 2 else power)
+        return self.kappa * theta ** n
 
     def substep(self, rho, theta, dt, geometry, left=None, right=None, periodic=False):
         """New temperatures and the energy added per unit volume over ``dt``.
@@ -113,6 +122,7 @@ class Conduction(eqx.Module):
 
         def conductances(th):
             """``(G_interior (n - 1,), G_left, G_right, G_wrap)``."""
+            th = jnp.maximum(th, 0.0)  # (a Picard iterate rounded below 0 conducts nothing there)
             k = self.conductivity(th)
             kf = 0.5 * (k[1:] + k[:-1])
             if self.saturation is not None:
@@ -172,23 +182,33 @@ class Conduction(eqx.Module):
             vz = z[0] + a / s * z[-1]
             return y - vy / (1.0 + vz) * z
 
+        def through(g, th):  # net heat in through the ends
+            g_in, g_l, g_r, g_w = g
+            total = jnp.zeros((), dtype)
+            if th_l is not None:
+                total = total + g_l * (th_l - th[0])
+            if th_r is not None:
+                total = total + g_r * (th_r - th[-1])
+            return total
+
+        def corrected(g, th):
+            """The temperatures shifted uniformly by the total's defect (heat gained by the cells minus the heat
+            that crossed the ends). This keeps the energy to round-off whatever the
+            solve's residual, and restores the mean temperature when ``G / (V C)`` exceeds ``1 / eps`` (where
+            the 1 on the scaled diagonal is rounded away and only the mean is lost)."""
+            # a shift s changes the heat through the ends by -(G_l + G_r) s: solved for the s that balances
+            ends = (g[1] if th_l is not None else 0.0) + (g[2] if th_r is not None else 0.0)
+            return th - (jnp.sum(cap * (th - theta)) - through(g, th)) / (jnp.sum(cap) + ends)
+
         g = conductances(theta)
-        th_new = solve(g)
+        th_new = corrected(g, solve(g))
         for _ in range(self.iterations - 1):
             g = conductances(th_new)
-            th_new = solve(g)
-        # the energy each cell gained is its heat capacity times its temperature change, corrected by a share (in
-        # proportion to the capacities) of the total's defect against what crossed the ends: conserved to round-off,
-        # and unlike the difference of the face fluxes G (theta_i' - theta_j') it stays accurate when G >> V C
-        # (round-off in theta' times a huge conductance)
-        g_in, g_l, g_r, g_w = g
+            th_new = corrected(g, solve(g))
+        # the energy each cell gained: its heat capacity times its temperature change (not the difference of the
+        # face fluxes G (theta_i' - theta_j'), which would turn round-off in theta' into large errors where
+        # G >> V C)
         gain = cap * (th_new - theta)
-        through = jnp.zeros((), dtype)  # net heat in through the ends
-        if th_l is not None:
-            through = through + g_l * (th_l - th_new[0])
-        if th_r is not None:
-            through = through + g_r * (th_r - th_new[-1])
-        gain = gain - (jnp.sum(gain) - through) * (cap / jnp.sum(cap))
         return th_new, gain / volumes
 
     def __repr__(self):
