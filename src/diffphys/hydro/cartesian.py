@@ -46,6 +46,7 @@ from ..core.checks import check_choice, check_finite, check_grid_devices, check_
 from .reconstruct import LIMITERS, RECONSTRUCTIONS, euler_projection, materialize, monotone_half_slope
 from .riemann import RIEMANN_ROWS, RIEMANN_SOLVERS
 from .solver import THETA, _flush, _one, _stack
+from .conduction import Conduction
 from .cooling import Cooling
 from .sources import StellarWind
 from .state import check_gamma
@@ -155,6 +156,10 @@ class CartesianEulerSolver(eqx.Module):
             ``v_n - c, v_n, v_n + c`` of the cell's state (:func:`~diffphys.hydro.reconstruct.euler_projection`),
             limited wave by wave and clipped between the neighbours; the transverse velocities (shear waves) as
             they are.
+        conduction: ``None`` or a :class:`~diffphys.hydro.Conduction`: thermal conduction after each hydro step
+            (before cooling), split by axis (Lie): along each axis in turn, every grid line takes the 1D solver's
+            implicit substep (axisymmetric: cylindrical areas along ``R``), so each sweep is unconditionally
+            stable, keeps the maximum principle and conserves energy to round-off. One device only.
     """
 
     #: a step of ``dt = 0`` returns the state unchanged (see :func:`diffphys.core.simulate`)
@@ -179,12 +184,13 @@ class CartesianEulerSolver(eqx.Module):
     self_gravity_boundary: str = eqx.field(static=True)
     pressure_floor: float | None = eqx.field(static=True)
     reconstruction: str = eqx.field(static=True)
+    conduction: Conduction | None
 
     def __init__(self, shape, lengths=1.0, gamma=1.4, riemann="hllc", limiter="mc", cfl=0.5,
                  boundary="periodic", origin=0.0, gravity=None, devices=None, device_axis="batch",
                  geometry="cartesian", source=None, source_center=None, cooling=None,
                  self_gravity=None, self_gravity_boundary="periodic", pressure_floor=None,
-                 reconstruction="primitive"):
+                 reconstruction="primitive", conduction=None):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"shape must have 1, 2 or 3 axes; got {len(shape)}")
@@ -249,6 +255,13 @@ class CartesianEulerSolver(eqx.Module):
         if cooling is not None and not isinstance(cooling, Cooling):
             raise ValueError(f"cooling must be None or a Cooling; got {type(cooling).__name__}")
         self.cooling = cooling
+        if conduction is not None:
+            if not isinstance(conduction, Conduction):
+                raise ValueError(f"conduction must be None or a Conduction; got {type(conduction).__name__}")
+            if devices is not None:
+                raise ValueError("conduction needs whole grid lines along every axis: devices must be None with "
+                                 "conduction (split ensembles of runs instead, diffphys.parallel.ensemble)")
+        self.conduction = conduction
         check_choice("self_gravity_boundary", self_gravity_boundary, ("periodic", "isolated"))
         self.self_gravity_boundary = self_gravity_boundary
         if self_gravity is not None:
@@ -529,6 +542,37 @@ class CartesianEulerSolver(eqx.Module):
         block = self.shape[0] // halo[1]
         return lax.dynamic_slice_in_dim(arr, lax.axis_index(halo[0]) * block, block + extra, axis=0)
 
+    def conduct(self, state: CartesianState, dt) -> CartesianState:
+        """The conduction substep alone (density and momenta unchanged)."""
+        if self.conduction is None:
+            raise ValueError("conduct() needs a CartesianEulerSolver built with conduction=Conduction(...)")
+        rows = list(state.u)
+        rows[-1] = self._conducted_energy(rows, jnp.asarray(dt, state.u.dtype))
+        return CartesianState(_stack(rows))
+
+    def _conducted_energy(self, rows, dt):
+        """Total energy after the conduction sweeps, one axis after the other (Lie splitting)."""
+        g = self.gamma
+        rho, e = rows[0], rows[-1]
+        kin = 0.5 * sum(mk * _flush(mk / rho) for mk in rows[1:-1])
+        theta = (g - 1.0) * (e - kin) / rho
+        for k, n in enumerate(self.shape):
+            if self.geometry == "axisymmetric" and k == 0:  # per unit length of z: the cylinder's areas and volumes
+                areas, _, _, _, volumes = self._radial()
+            else:  # a line of unit cross-section
+                areas, volumes = np.ones(n + 1), np.full(n, self.dx[k])
+            geometry = (areas, volumes, self.dx[k], g)
+            periodic = self.boundary[k] == ("periodic", "periodic")
+
+            def line(r, t, geometry=geometry, periodic=periodic):
+                return self.conduction.substep(r, t, dt, geometry, periodic=periodic)
+
+            lines = jnp.moveaxis(rho, k, -1)
+            th, de = jax.vmap(line)(lines.reshape(-1, n), jnp.moveaxis(theta, k, -1).reshape(-1, n))
+            theta = jnp.moveaxis(th.reshape(lines.shape), -1, k)
+            e = e + jnp.moveaxis(de.reshape(lines.shape), -1, k)
+        return e
+
     def step(self, state: CartesianState, params=None, dt=None) -> CartesianState:
         """One MUSCL-Hancock step of size ``dt``; ``params``: the :class:`~diffphys.hydro.WindParams` of a
         ``source`` (unused without one)."""
@@ -656,6 +700,8 @@ class CartesianEulerSolver(eqx.Module):
                 rate[1 + k] = rate[1 + k] + rho_h * gk
                 rate[-1] = rate[-1] + rho_h * vel_h[k] * gk
         new = [x + dt * r for x, r in zip(u, rate)]
+        if self.conduction is not None:
+            new[-1] = self._conducted_energy(new, dt)
         if self.cooling is not None:  # operator split: the exact isochoric cooling substep over dt
             m = new[1:-1]
             kin = 0.5 * sum(mk * _flush(mk / new[0]) for mk in m)

@@ -105,7 +105,8 @@ def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, devices=
     on ``[0, 3] x [-3, 3]`` pc, closed (the budgets are exact), the star on the axis at ``z = 0`` injecting into
     the cells within ``n_inject`` cell widths. Returns ``(solver, state0, wind)`` with ``wind`` the 1D spherical
     :class:`WindProblem` of the same cell width and injection radius (its params, ``t_end``, ambient state, units
-    are the 2D run's too). ``devices``: a ``jax.sharding.Mesh`` to split the grid along R."""
+    are the 2D run's too; ``wind_kw``, ``cooling`` and ``conduction`` included, apply to both). ``devices``: a
+    ``jax.sharding.Mesh`` to split the grid along R (not with ``conduction``)."""
     from .cartesian import CartesianEulerSolver
 
     wind = wind_problem(n_r, n_inject=n_inject, dtype=dtype, **wind_kw)
@@ -113,7 +114,7 @@ def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, devices=
     solver = CartesianEulerSolver((n_r, 2 * n_r), lengths=(big, 2 * big), origin=(0.0, -big), gamma=wind.solver.gamma,
                                   riemann=wind.solver.riemann, limiter=wind.solver.limiter, cfl=cfl,
                                   geometry="axisymmetric", boundary="reflective", source=StellarWind(n_inject),
-                                  devices=devices)
+                                  devices=devices, conduction=wind.solver.conduction, cooling=wind.solver.cooling)
     state0 = solver.initial_state(wind.rho0, (0.0, 0.0), wind.p0, dtype=dtype)
     return solver, state0, wind
 
