@@ -33,10 +33,12 @@ its ghost at the fixed temperature. First order in time (like the operator split
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.lax.linalg import tridiagonal_solve
 
-from ..core.checks import check_finite, check_int, check_positive
+from ..core.checks import check_int, check_positive, is_concrete
 from .units import K_B_CGS, M_P_G, CodeUnits
 
 __all__ = ["Conduction", "SPITZER_CGS"]
@@ -51,24 +53,28 @@ class Conduction(eqx.Module):
 
     Args:
         kappa: ``kappa_0 > 0`` in code units (energy per time, length and unit of ``theta``, divided by
-            ``theta^n``).
+            ``theta^n``); a differentiable leaf (a JAX array or tracer is kept as it is, so a loss can be
+            differentiated with respect to the conductivity, e.g. Spitzer's ``suppression``).
         exponent: ``n >= 0`` (0: constant conductivity; 2.5: Spitzer).
         saturation: ``None`` (default: no limit) or ``phi_s > 0``: the flux is limited to
             ``q_sat = 5 phi_s rho theta^(3/2)`` (Cowie & McKee 1977 use ``phi_s`` ~ 0.3-1).
         iterations: Picard iterations of the implicit substep (>= 1; 1: linearly implicit).
     """
 
-    kappa: float = eqx.field(static=True)
+    kappa: jnp.ndarray  # a differentiable leaf: jax.grad / jax.jacfwd with respect to the conductivity
     exponent: float = eqx.field(static=True)
     saturation: float | None = eqx.field(static=True)
     iterations: int = eqx.field(static=True)
 
     def __init__(self, kappa, exponent=0.0, saturation=None, iterations=1):
         check_positive("kappa", kappa)
+        if np.ndim(kappa) != 0:
+            raise ValueError(f"kappa must be a scalar; got shape {np.shape(kappa)}")
         check_positive("exponent", exponent, allow_zero=True)
         if saturation is not None:
             check_positive("saturation", saturation)
-        self.kappa, self.exponent = float(kappa), float(exponent)
+        self.kappa = kappa if isinstance(kappa, jax.Array) else np.float64(kappa)
+        self.exponent = float(exponent)
         self.saturation = None if saturation is None else float(saturation)
         self.iterations = check_int("iterations", iterations, lo=1)
 
@@ -77,7 +83,7 @@ class Conduction(eqx.Module):
                 suppression: float = 1.0, saturation=None, iterations=1):
         """Spitzer conduction ``kappa = suppression * 1.84e-5 T^(5/2) / ln_lambda`` (cgs) in the run's code units
         (``T = mu m_p p / (k rho)``; ``ln_lambda`` = 30 gives Weaver et al.'s 1977 ``6.1e-7 T^(5/2)``).
-        ``suppression`` scales it (magnetic suppression, typically 0.1-1)."""
+        ``suppression`` scales it (magnetic suppression, typically 0.1-1; differentiable)."""
         check_positive("mu", mu)
         check_positive("ln_lambda", ln_lambda)
         check_positive("suppression", suppression)
@@ -89,15 +95,16 @@ class Conduction(eqx.Module):
 
     # -- the substep -----------------------------------------------------------------------------
     def conductivity(self, theta):
-        """``kappa(theta) = kappa_0 theta^n`` (before saturation)."""
+        """``kappa(theta) = kappa_0 theta^n`` (before saturation), in ``theta``'s dtype."""
         n = self.exponent
+        kappa = jnp.asarray(self.kappa, theta.dtype)
         if n == 0:
-            return self.kappa * jnp.ones_like(theta)
+            return kappa * jnp.ones_like(theta)
         if (2 * n).is_integer() and n <= 8:  # theta^k sqrt(theta): no exp/log (Spitzer's 5/2)
             k = int(n)
             power = theta ** k if k else jnp.ones_like(theta)
-            return self.kappa * (power * jnp.sqrt(theta) if 2 * n % 2 else power)
-        return self.kappa * theta ** n
+            return kappa * (power * jnp.sqrt(theta) if 2 * n % 2 else power)
+        return kappa * theta ** n
 
     def substep(self, rho, theta, dt, geometry, left=None, right=None, periodic=False):
         """New temperatures and the energy added per unit volume over ``dt``.
@@ -213,7 +220,8 @@ class Conduction(eqx.Module):
 
     def __repr__(self):
         sat = "" if self.saturation is None else f", saturation={self.saturation:g}"
-        return f"Conduction(kappa={self.kappa:.6g}, exponent={self.exponent:g}{sat}, iterations={self.iterations})"
+        kappa = f"{float(self.kappa):.6g}" if is_concrete(self.kappa) else "<traced>"
+        return f"Conduction(kappa={kappa}, exponent={self.exponent:g}{sat}, iterations={self.iterations})"
 
 
 def _limit(cond, k, rho, theta, grad):
