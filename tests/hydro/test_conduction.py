@@ -187,7 +187,8 @@ def test_saturated_flux_is_the_cowie_mckee_limit():
 
 
 def test_spitzer_flux_in_physical_units():
-    # a parsec of n_H = 1 cm^-3 gas at 1e6 K, 1% warmer at its far end: the code's heat flux, converted back to erg cm^-2 s^-1 with constants written out here, is 1.84e-5 T^(5/2) / 30 dT/dx
+    # a parsec of n_H = 1 cm^-3 gas at 1e6 K, 1% warmer at its far end: the code's heat flux, converted back to
+    # erg cm^-2 s^-1 with constants written out here, is 1.84e-5 T^(5/2) / 30 dT/dx
     k_b, m_p, pc, myr, msun = 1.380649e-16, 1.67262192e-24, 3.0856775814913673e18, 3.15576e13, 1.988409870698051e33
     units = CodeUnits()
     cond = Conduction.spitzer(units, mu=0.6, ln_lambda=30.0)
@@ -308,6 +309,29 @@ def test_plane_parallel_cartesian_conduction_is_the_1d_substep():
     assert np.max(np.abs(e2 - e2[:, :1])) <= 1e-14 * e2.max()  # uniform along y
 
 
+def test_cloud_evaporates_at_the_cowie_mckee_rate():
+    # a 10 pc cloud 1000x denser than 1e6 K gas (0.1 cm^-3), unsaturated Spitzer conduction: the outflow becomes
+    # steady (the same mass flux 4 pi r^2 rho v at 15 and 20 pc) and its rate approaches Cowie & McKee's (1977)
+    # classical 16 pi mu kappa R / (25 k) from above, ~ a + b / sqrt(t) (measured at N = 600: 1.197 / 1.146 / 1.111
+    # at 16 / 32 / 64 Myr, extrapolated 1.03; 1.098 at 64 Myr for N = 1200 and 2400)
+    from diffphys.hydro import evaporating_cloud_problem
+
+    solver, state0, mdot = evaporating_cloud_problem(600)
+    times = np.array([16.0, 32.0, 64.0])
+    sol = jax.jit(lambda s: solve(solver, s, t_end=64.0, save_at=jnp.asarray(times), max_steps=60_000))(state0)
+    assert bool(sol.reached)
+    r = solver.grid.centers
+    flux = 4 * np.pi * r ** 2 * np.asarray(sol.snapshots.u)[:, 1]
+    at = [int(np.argmin(np.abs(r - x))) for x in (15.0, 20.0)]
+    rate = flux[:, at[0]] / mdot
+    assert abs(flux[-1, at[1]] / flux[-1, at[0]] - 1) <= 0.01  # steady between 15 and 20 pc
+    assert rate[0] > rate[1] > rate[2] and 1.0 <= rate[2] <= 1.15, rate
+    slope = (rate[1] - rate[2]) / (times[1] ** -0.5 - times[2] ** -0.5)
+    assert abs(rate[2] - slope * times[2] ** -0.5 - 1.0) <= 0.05, rate
+    t0, t1 = np.asarray(solver.totals(state0)), np.asarray(solver.totals(sol.state))
+    assert np.all(np.isfinite(t1)) and t1[0] < t0[0]  # gas leaves through the outer boundary only
+
+
 @pytest.mark.slow
 def test_axisymmetric_wind_bubble_with_conduction_is_the_1d_spherical_one():
     # the lecture's bubble with saturated Spitzer conduction on the (R, z) grid (conduction split by axis) and on the
@@ -371,13 +395,16 @@ def test_conduction_example_quick(tmp_path):
 
     with pytest.raises(ValueError, match="suppression"):
         make_config(__import__("diffphys.examples.conduction", fromlist=["Config"]), {"suppression": "0"})
-    m = run_example("conduction", tmp_path, quick=True, overrides={"wind_cells": "200"})
+    m = run_example("conduction", tmp_path, quick=True, overrides={"wind_cells": "200", "cloud_cells": "150"})
     assert m["heat_wave_l1"] <= 2e-2 and abs(m["heat_wave_moment_rel_err"]) <= 3e-3
     assert m["heat_wave_energy_drift"] <= 1e-5  # float32
     assert m["wind_energy_budget_rel_err"] <= 1e-4 and m["wind_mass_budget_rel_err"] <= 1e-4
     assert m["hot_mass_over_wind_mass"] > 5 * m["hot_mass_over_wind_mass_adiabatic"]
     assert m["max_temperature_k"] < 0.7 * m["max_temperature_k_adiabatic"]
-    for name in ("conduction_heat_waves.png", "conduction_wind.png"):
+    # the cloud on 150 cells (2 pc: 1.33x the classical rate at 64 Myr, decreasing; the N = 600 run is tested above)
+    rates = m["evaporation_rates"]
+    assert all(a > b for a, b in zip(rates, rates[1:])) and 1.0 <= rates[-1] <= 1.5, rates
+    for name in ("conduction_heat_waves.png", "conduction_wind.png", "conduction_cloud.png"):
         assert (tmp_path / name).stat().st_size > 0
 
 

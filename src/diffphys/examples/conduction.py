@@ -1,4 +1,4 @@
-"""Thermal conduction: nonlinear heat waves against the Barenblatt solution, and Spitzer conduction in a wind bubble."""
+"""Thermal conduction: Barenblatt heat waves, a cloud evaporating at Cowie & McKee's rate, a wind bubble."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ class Config:
     n_cells: int = 200  # heat waves (planar, cylindrical, spherical)
     exponent: float = 2.5  # kappa ~ theta^exponent (2.5: Spitzer); 0: linear diffusion (the heat kernel)
     wind_cells: int = 800
+    cloud_cells: int = 600  # the evaporating cloud (10 pc in a 300 pc box)
     t_end_yr: float = 2.5e4
     suppression: float = 1.0  # of Spitzer's conductivity
     saturation: float = 1.0  # Cowie & McKee's phi_s; 0 = no saturation
@@ -22,13 +23,14 @@ class Config:
 
         check_int("n_cells", self.n_cells, lo=16)
         check_int("wind_cells", self.wind_cells, lo=64)
+        check_int("cloud_cells", self.cloud_cells, lo=150)
         check_range("exponent", self.exponent, 0.0, 6.0)
         check_range("t_end_yr", self.t_end_yr, 0.0, lo_open=True)
         check_range("suppression", self.suppression, 0.0, lo_open=True)
         check_range("saturation", self.saturation, 0.0)
 
 
-QUICK = {"n_cells": 100, "wind_cells": 401}
+QUICK = {"n_cells": 100, "wind_cells": 401, "cloud_cells": 300}
 
 K_B = 1.380649e-16
 M_P = 1.67262192e-24
@@ -61,7 +63,8 @@ def _heat_waves(config):
         e0 = float(solver.totals(state)[2])
         steps = 2 * n // 3  # per interval: 2 n steps over the run
         dt = (times[1] - times[0]) / steps
-        advance = jax.jit(lambda s: jax.lax.fori_loop(0, steps, lambda i, s: solver.conduct(s, dt), s))
+        advance = jax.jit(lambda s, solver=solver, dt=dt, steps=steps: jax.lax.fori_loop(
+            0, steps, lambda i, s: solver.conduct(s, dt), s))
         snaps = [np.asarray(solver.primitive(state)[2] / state.u[0], dtype=np.float64) - floor]
         for _ in times[1:]:
             state = advance(state)
@@ -97,6 +100,29 @@ def _wind(config, conduction):
     return wp, w, budget, t
 
 
+def _cloud(config):
+    """Cowie & McKee's classical evaporation: the mass flux 4 pi r^2 rho v at 4 to 64 Myr over the classical rate."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from ..core.progress import show_progress
+    from ..hydro import CodeUnits, evaporating_cloud_problem, solve
+
+    solver, state0, mdot = evaporating_cloud_problem(config.cloud_cells)
+    times = np.array([4.0, 8.0, 16.0, 32.0, 64.0])
+    sol = jax.jit(lambda s: solve(solver, s, t_end=float(times[-1]), save_at=jnp.asarray(times),
+                                  max_steps=120 * config.cloud_cells, progress=show_progress()))(state0)
+    if not bool(sol.reached):
+        raise RuntimeError("the cloud run did not reach its end within max_steps")
+    r = solver.grid.centers
+    snaps = np.asarray(sol.snapshots.u, dtype=np.float64)
+    flux = 4 * np.pi * r ** 2 * snaps[:, 1] / mdot
+    w = np.asarray(solver.primitive(sol.state), dtype=np.float64)
+    temp = 0.6 * M_P * CodeUnits().velocity_cms ** 2 / K_B * w[2] / w[0]
+    return r, times, flux, temp
+
+
 def run(config: Config, out: Path) -> dict:
     import matplotlib
 
@@ -115,7 +141,8 @@ def run(config: Config, out: Path) -> dict:
             ax.plot(r[::2], th[::2], ".", ms=3, color=f"C{k}", label=f"t = {t:g}")
         ax.set_xlim(0, 1)
         ax.set_xlabel("r")
-        ax.set_title(f"{geometry}: L1 {errs[0]:.1e}, " + r"$\langle r^2 \rangle^{1/2}$" + f" {errs[1]:+.1e}", fontsize=10)
+        moment = r"$\langle r^2 \rangle^{1/2}$"
+        ax.set_title(f"{geometry}: L1 {errs[0]:.1e}, {moment} {errs[1]:+.1e}", fontsize=10)
     axes[0].set_ylabel(r"$\theta = p / \rho$")
     axes[0].legend(fontsize=8)
     law = "Barenblatt-Pattle" if config.exponent else "heat kernel"
@@ -155,10 +182,40 @@ def run(config: Config, out: Path) -> dict:
                  f"{stats['Spitzer conduction'][0]:.2f} (evaporation)")
     save_figure(fig, out / "conduction_wind.png")
 
+    # a cold cloud evaporating into 1e6 K gas
+    r, times, flux, temp = _cloud(config)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for k, t in enumerate(times):
+        axes[0].plot(r, flux[k], color=plt.cm.viridis(k / (len(times) - 1)), label=f"t = {t:g} Myr")
+    axes[0].axhline(1.0, color="k", ls="--", lw=0.8, label="Cowie & McKee (1977), classical")
+    axes[0].set_xlim(10, 80)  # outside the cloud (inside it, sound waves of the dense gas)
+    axes[0].set_ylim(0, 2.0)
+    axes[0].set_xlabel("r [pc]")
+    axes[0].set_ylabel(r"$4 \pi r^2 \rho v$ / classical rate")
+    axes[0].legend(fontsize=7)
+    at = int(np.argmin(np.abs(r - 15.0)))
+    rate = flux[:, at]
+    slope = (rate[-2] - rate[-1]) / (times[-2] ** -0.5 - times[-1] ** -0.5)
+    extrapolated = float(rate[-1] - slope * times[-1] ** -0.5)
+    outside = r > 10.0
+    axes[1].semilogy(r, temp, "C3-", label=f"t = {times[-1]:g} Myr")
+    axes[1].semilogy(r[outside], 1e6 * (1 - 10.0 / r[outside]) ** 0.4, "k--", lw=0.8,
+                     label=r"$T_h (1 - R/r)^{2/5}$ (Cowie & McKee)")
+    axes[1].set_xlim(0, 80)
+    axes[1].set_ylim(5e2, 2e6)
+    axes[1].set_xlabel("r [pc]")
+    axes[1].set_ylabel("T [K]")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(f"a 10 pc cloud evaporating into 1e6 K gas (N={config.cloud_cells}): rate at 15 pc {rate[-1]:.3f}x "
+                 f"the classical rate at {times[-1]:g} Myr, ~ a + b/sqrt(t) -> {extrapolated:.3f}x")
+    save_figure(fig, out / "conduction_cloud.png")
+
     worst = [max(abs(w[4][k]) for w in waves.values()) for k in range(3)]
     cs = stats["Spitzer conduction"]
     return {"heat_wave_l1": worst[0], "heat_wave_moment_rel_err": worst[1], "heat_wave_energy_drift": worst[2],
             "n_cells": config.n_cells, "wind_cells": config.wind_cells,
             "wind_mass_budget_rel_err": cs[2][0], "wind_energy_budget_rel_err": cs[2][1],
             "hot_mass_over_wind_mass": cs[0], "hot_mass_over_wind_mass_adiabatic": stats["adiabatic"][0],
-            "max_temperature_k": cs[1], "max_temperature_k_adiabatic": stats["adiabatic"][1]}
+            "max_temperature_k": cs[1], "max_temperature_k_adiabatic": stats["adiabatic"][1],
+            "evaporation_rate_over_classical": float(rate[-1]), "evaporation_rate_extrapolated": extrapolated,
+            "evaporation_rates": [float(x) for x in rate], "cloud_cells": config.cloud_cells}

@@ -86,7 +86,7 @@ def run(config: Config, out: Path) -> dict:
     ax = axes[0]
     ax.errorbar(r_pc[cells], observed, yerr=config.noise_dex, fmt=".", ms=3, color="0.4", label="observed (noisy)")
     ax.plot(r_pc, truth, "k-", lw=1, label=f"truth (f = {config.suppression:g})")
-    for (name, fit), color in zip(fits.items(), ("C0", "C3")):
+    for fit, color in zip(fits.values(), ("C0", "C3")):
         model = np.asarray(jax.jit(log_temperature)(jnp.log(fit[0])), np.float64)
         start = np.asarray(jax.jit(log_temperature)(jnp.log(fit[4][0])), np.float64)
         ax.plot(r_pc, start, ":", color=color, lw=1, label=f"start f = {fit[4][0]:g}")
@@ -97,14 +97,15 @@ def run(config: Config, out: Path) -> dict:
     ax.legend(fontsize=7)
     ax = axes[1]
     ax.semilogx(grid_f, chi2, "k-", lw=1, label=r"$\chi^2$ (vmap over f)")
-    for (name, fit), color in zip(fits.items(), ("C0", "C3")):
+    for fit, color in zip(fits.values(), ("C0", "C3")):
         ax.semilogx(fit[4], fit[5], "o-", color=color, ms=4, label=f"Levenberg-Marquardt from {fit[4][0]:g}")
     ax.axvline(config.suppression, color="k", ls="--", lw=0.8, label="truth")
     ax.set_yscale("log")
     ax.set_xlabel("suppression factor f (of Spitzer's conductivity)")
     ax.legend(fontsize=7)
     fig.suptitle(f"conduction from an X-ray-like temperature profile: {len(cells)} cells above 1e6 K, noise "
-                 f"{config.noise_dex:g} dex, N={config.n_cells} (forward-mode derivatives through the implicit substeps)")
+                 f"{config.noise_dex:g} dex, N={config.n_cells} (forward-mode derivatives through the implicit "
+                 "substeps)")
     save_figure(fig, out / "conduction_fit.png")
 
     worst = max(fits.values(), key=lambda f: abs(f[0] / config.suppression - 1))

@@ -22,8 +22,9 @@ import math
 
 import numpy as np
 
-__all__ = ["heat_kernel", "barenblatt_heat_wave", "ExactRiemann", "Sedov", "weaver_outer_shock_radius", "shear_flow_growth_rate", "WEAVER_ADIABATIC",
-           "WEAVER_THIN_SHELL", "free_fall_time", "free_fall_radius"]
+__all__ = ["heat_kernel", "barenblatt_heat_wave", "classical_evaporation_rate", "ExactRiemann", "Sedov",
+           "weaver_outer_shock_radius", "shear_flow_growth_rate", "WEAVER_ADIABATIC", "WEAVER_THIN_SHELL",
+           "free_fall_time", "free_fall_radius"]
 
 #: Weaver et al. (1977) section II: fully adiabatic similarity solution (gamma = 5/3), R2 = 0.88 (L t^3/rho)^(1/5)
 WEAVER_ADIABATIC = 0.88
@@ -77,6 +78,16 @@ def barenblatt_heat_wave(r, t, energy, a, n, d):
     tau = a * t / m
     s = np.asarray(r, dtype=np.float64) * tau ** (-beta)
     return tau ** (-beta * d) * np.maximum(c - k * s * s, 0.0) ** q, math.sqrt(c / k) * tau ** beta
+
+
+def classical_evaporation_rate(t_hot_k, radius_cm, mu=0.6, ln_lambda=30.0, suppression=1.0):
+    """Mass-loss rate (g/s) of a cold spherical cloud of radius ``radius_cm`` evaporating into hot gas of temperature
+    ``t_hot_k`` by unsaturated Spitzer conduction, in the steady subsonic limit of Cowie & McKee (1977, ApJ 211,
+    135, eq. 14): ``mdot = 16 pi mu m_p kappa_h R / (25 k)`` with ``kappa_h = 1.84e-5 T_h^(5/2) / ln Lambda``
+    (``2.75e4 T^(5/2) R_pc`` g/s for ``mu = 0.6``, ``ln Lambda = 30``). Valid while the saturation parameter
+    ``sigma_0 = (T_h / 1.54e7 K)^2 / (n_h R_pc)`` is small."""
+    kappa = suppression * 1.84e-5 * t_hot_k ** 2.5 / ln_lambda
+    return 16.0 * math.pi * mu * 1.67262192369e-24 * kappa * radius_cm / (25.0 * 1.380649e-16)
 
 
 def free_fall_time(rho0, G=1.0):

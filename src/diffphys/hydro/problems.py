@@ -100,6 +100,28 @@ def wind_problem(n_cells=401, *, n_ambient=2.0, pressure_nT=3e4, m_star=40.0, v_
     return WindProblem(solver, state0, params, float(u.time_yr(t_end_yr)), rho0, p0, u)
 
 
+def evaporating_cloud_problem(n_cells=600, *, radius_pc=10.0, box_pc=300.0, t_hot_k=1e6, n_hot=0.1, contrast=1000.0,
+                              mu=0.6, ln_lambda=30.0, cfl=0.5, dtype=None):
+    """A cold uniform cloud of ``radius_pc`` at rest in hot gas (``t_hot_k``, ``n_hot`` particles per cm^3 of mean
+    mass ``mu m_p``; the cloud ``contrast`` times denser at the same pressure), with unsaturated Spitzer conduction,
+    on a spherical grid of ``box_pc`` (reflective centre, outflow outside). The setting of Cowie & McKee's (1977)
+    classical evaporation; with the defaults their saturation parameter is 0.004 (classical regime).
+    Returns ``(solver, state0, mdot)`` with ``mdot`` their steady mass-loss rate in code units (Msun/Myr)."""
+    from .conduction import Conduction
+    from .exact import classical_evaporation_rate
+
+    u = CodeUnits()
+    grid = RadialGrid(n_cells, float(u.length(box_pc)), geometry="spherical")
+    cond = Conduction.spitzer(u, mu=mu, ln_lambda=ln_lambda)
+    solver = EulerSolver(grid, 5.0 / 3.0, integrator="hancock", cfl=cfl, left="reflective", right="outflow",
+                         conduction=cond)
+    rho_hot = float(u.density(n_hot, mu))
+    rho = np.where(grid.centers < float(u.length(radius_pc)), contrast * rho_hot, rho_hot)
+    state0 = solver.initial_state(rho, 0.0, float(u.pressure(n_hot, t_hot_k)), dtype=dtype)
+    mdot = classical_evaporation_rate(t_hot_k, radius_pc * u.length_cm, mu, ln_lambda) * u.time_s / u.mass_g
+    return solver, state0, float(mdot)
+
+
 def axisymmetric_wind_problem(n_r=128, n_inject=6, cfl=0.4, dtype=None, devices=None, **wind_kw):
     """The lecture's wind bubble (:func:`wind_problem`) on an axisymmetric ``(R, z)`` grid: ``n_r x 2 n_r`` cells
     on ``[0, 3] x [-3, 3]`` pc, closed (the budgets are exact), the star on the axis at ``z = 0`` injecting into
