@@ -69,7 +69,10 @@ def test_check_grad_obstacle_inflow_outflow_20_steps():
     assert rep.max_rel_err <= 1e-5, str(rep)
 
 
+@pytest.mark.slow
 def test_gradient_wrt_initial_velocity_matches_finite_difference():
+    # (slow: gradients with respect to fields through the solver are also checked against central differences by
+    # tests/learn/test_control.py, and with respect to its parameters by the obstacle test above)
     grid = Grid((8, 8), size=(1.0, 1.0))
     solver = FlowSolver(grid, Boundaries(wall(), wall(), wall(), moving_wall(1.0)), 0.02, tol=1e-13, maxiter=2000,
                         diffusion="explicit", pressure="cg")

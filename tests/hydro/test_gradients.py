@@ -96,8 +96,11 @@ def test_wind_fit_jacobian_matches_finite_differences_n401():
         assert np.linalg.norm(jac[:, k] - fd) <= 1e-2 * np.linalg.norm(fd)
 
 
+@pytest.mark.slow
 def test_wind_grad_by_forward_sensitivity_equals_reverse_sweep():
-    # jax.grad with gradient="forward" (forward-mode tangents inside jax.grad) against the reverse sweep
+    # jax.grad with gradient="forward" (forward-mode tangents inside jax.grad) against the reverse sweep (slow: the
+    # rule itself is checked against the reverse sweep in tests/core/test_forward_sensitivity.py, and wind-posterior
+    # --quick samples with it by default)
     from diffphys.hydro import WindParams, solve, wind_problem
 
     wp = wind_problem(64, t_end_yr=2000.0)
