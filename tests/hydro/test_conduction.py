@@ -381,6 +381,10 @@ def test_bad_input():
         s.conduct(s.initial_state(1.0, 0.0, 1.0), 0.1)
     with pytest.raises(ValueError, match="conduction must be None or a Conduction"):
         CartesianEulerSolver((8, 8), conduction="spitzer")
+    from diffphys.parallel import device_mesh
+
+    with pytest.raises(ValueError, match="devices must be None with conduction"):
+        CartesianEulerSolver((8, 8), devices=device_mesh(), conduction=Conduction(1.0))
     with pytest.raises(ValueError, match="conduct"):
         c = CartesianEulerSolver((8, 8))
         c.conduct(c.initial_state(1.0, (0.0, 0.0), 1.0), 0.1)
