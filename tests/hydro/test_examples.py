@@ -172,9 +172,11 @@ def test_brio_wu_cli_small_run(tmp_path, capsys):
     assert "reference_cells" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_orszag_tang_cli_small_run(tmp_path, capsys):
     """orszag-tang at 32^2 to t = 0.2: div B stays at round-off, mass and energy conserved (periodic), files written;
-    bad input exits with code 2."""
+    bad input exits with code 2. (slow: the solver's div B and budgets on this vortex are checked by
+    tests/hydro/test_mhd.py, and ``make demo`` runs the example.)"""
     import json
 
     from diffphys.cli import main

@@ -438,8 +438,10 @@ def test_3d_solver_is_the_1d_solver_on_a_plane_parallel_problem(axis):
                                    atol=1e-13)
 
 
+@pytest.mark.slow
 def test_3d_keeps_div_b_and_conserves():
-    """A periodic 3D flow whose field has all three components varying: the corner divergence does not move beyond
+    """(slow: the 3D edge fields also run in the 3D plane-parallel, Alfven-wave and device-split checks.)
+    A periodic 3D flow whose field has all three components varying: the corner divergence does not move beyond
     round-off, the totals are conserved (a scheme without constrained transport creates O(1) divergence here)."""
     solver = MHDGridSolver((10, 10, 10))
     x, y, z = solver.centers()
