@@ -81,7 +81,7 @@ def _free_port():
 
 def test_two_processes_ensemble_and_slab_pm_equal_one_device():
     env = dict(os.environ)
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1 " + os.environ.get("DIFFPHYS_TEST_XLA_FLAGS", "")
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     port = str(_free_port())

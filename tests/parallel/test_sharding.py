@@ -25,7 +25,8 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 def run_devices(code: str, n_devices: int = 4, timeout: int = 120) -> dict:
     """Run ``code`` in a fresh Python with ``n_devices`` emulated CPU devices; it prints one JSON line last."""
     env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n_devices}"
+    env["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count={n_devices} "
+                        + os.environ.get("DIFFPHYS_TEST_XLA_FLAGS", ""))   # tests/conftest.py
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     prelude = "import jax\njax.config.update('jax_enable_x64', True)\nassert jax.device_count() == %d\n" % n_devices
