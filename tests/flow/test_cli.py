@@ -67,3 +67,17 @@ def test_kolmogorov_fit_recovers_the_initial_vorticity(tmp_path):
     assert 0.3 < m["chi2_per_obs"] < 3.0, m
     assert m["cost_last"] < 0.01 * m["cost_first"]
     assert (out / "fields.png").exists() and (out / "convergence.png").exists()
+
+
+@pytest.mark.slow
+def test_smoke_plume_quick_recovers_the_source(tmp_path):
+    """The quick smoke plume (24^2, 30 steps): internal waves within 2% of theory at 12 cells per depth, and the
+    source's position and rate from the noisy image within 3 sigma from both starts."""
+    out = tmp_path / "plume"
+    assert main(["run", "smoke-plume", "--quick", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["wave_max_rel_err"] <= 2e-2 and m["wave_solves_converged"]      # second order: 1.1% at 12 cells
+    assert abs(m["x0_pull"]) <= 3 and abs(m["rate_pull"]) <= 3 and m["starts_apart_sigma"] <= 1
+    assert 0.5 <= m["chi2_per_cell"] <= 1.5
+    assert (out / "smoke_plume.png").exists() and (out / "smoke_plume.gif").exists()
+    assert (out / "internal_waves.png").exists()

@@ -1,13 +1,24 @@
 """2D incompressible Navier-Stokes on a staggered (MAC) grid: advection (semi-Lagrangian, MacCormack),
 diffusion (explicit, implicit), pressure projection with implicit differentiation, obstacles,
 inflow/outflow/periodic/wall boundaries and passive markers; and a pseudo-spectral vorticity solver for
-doubly periodic flows (forced 2D turbulence), :mod:`diffphys.flow.spectral`."""
+doubly periodic flows (forced 2D turbulence), :mod:`diffphys.flow.spectral`. Markers can carry a source and
+drive the flow by Boussinesq buoyancy (``FlowParams(buoyancy=, source=)``)."""
 
 from .analysis import centers_velocity, kinetic_energy, strouhal, vorticity
 from .grid import BC, Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip, wall
 from .obstacles import SDF, Box, Circle, Mask, solid_mask
 from .pressure import PressureInfo
-from .scenes import cavity, ghia_re100, karman, karman_book, taylor_green, taylor_green_exact
+from .scenes import (
+    cavity,
+    ghia_re100,
+    internal_wave,
+    internal_wave_frequency,
+    karman,
+    karman_book,
+    smoke_plume,
+    taylor_green,
+    taylor_green_exact,
+)
 from .solver import FlowParams, FlowSolver, FlowState
 from .spectral import SpectralParams, SpectralSolver, SpectralState, kolmogorov, random_vorticity
 
@@ -27,6 +38,8 @@ __all__ = [
            "centers_velocity",
            "ghia_re100",
            "inflow",
+           "internal_wave",
+           "internal_wave_frequency",
            "karman",
            "karman_book",
            "kinetic_energy",
@@ -34,6 +47,7 @@ __all__ = [
            "outflow",
            "periodic",
            "slip",
+           "smoke_plume",
            "solid_mask",
            "SpectralParams",
            "SpectralSolver",

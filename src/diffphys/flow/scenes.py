@@ -1,4 +1,5 @@
-"""Ready-made scenes: Taylor-Green vortex, lid-driven cavity, flow past a cylinder (and the book's preset).
+"""Ready-made scenes: Taylor-Green vortex, lid-driven cavity, flow past a cylinder (and the book's preset),
+a standing internal gravity wave in a stratified Boussinesq fluid, and a buoyant smoke plume.
 
 Each returns ``(solver, state0, params)``.
 """
@@ -15,7 +16,8 @@ from .grid import Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip
 from .obstacles import Circle
 from .solver import FlowParams, FlowSolver
 
-__all__ = ["cavity", "ghia_re100", "karman", "karman_book", "taylor_green", "taylor_green_exact"]
+__all__ = ["cavity", "ghia_re100", "internal_wave", "internal_wave_frequency", "karman", "karman_book",
+           "smoke_plume", "taylor_green", "taylor_green_exact"]
 
 
 def taylor_green_exact(x, y, t, nu, component):
@@ -97,3 +99,61 @@ def ghia_re100():
     rows = [r for r in csv.reader(line for line in text.splitlines() if not line.startswith("#"))]
     data = np.array([[float(c) for c in r] for r in rows[1:]])
     return dict(y=data[:, 0], u=data[:, 1], x=data[:, 2], v=data[:, 3])
+
+
+def internal_wave_frequency(n_bv, kx, kz):
+    """Dispersion relation of internal gravity waves in a uniformly stratified Boussinesq fluid (no rotation,
+    inviscid): ``omega = N kx / sqrt(kx^2 + kz^2)`` with ``N`` the Brunt-Vaisala frequency."""
+    return n_bv * kx / math.sqrt(kx * kx + kz * kz)
+
+
+def internal_wave(n=32, n_bv=2.0, amplitude=1e-3, aspect=2, cfl=None, dt=None, dtype=None, **solver_kw):
+    """A standing internal gravity wave: a fluid of depth 1 between free-slip walls, periodic in x over
+    ``aspect`` depths, stably stratified by the marker (a buoyancy scalar, ``b = 1``: marker ``= N^2 y``), set
+    moving with the streamfunction ``psi = A sin(kx x) sin(pi y)`` (one wavelength across the box) and no
+    buoyancy perturbation. Linear theory: the velocity oscillates as ``cos(omega t)`` with
+    :func:`internal_wave_frequency` ``(N, 2 pi / aspect, pi)``. ``n`` cells per depth; ``dt`` defaults to
+    ``T / 64`` for the wave period ``T`` (or ``cfl * dx`` for the velocity scale ``pi A``).
+    """
+    grid = Grid((aspect * n, n), size=(float(aspect), 1.0))
+    kx, kz = 2 * math.pi / aspect, math.pi
+    omega = internal_wave_frequency(n_bv, kx, kz)
+    if dt is None:
+        dt = cfl * grid.dx / (math.pi * amplitude) if cfl is not None else 2 * math.pi / omega / 64
+    solver_kw.setdefault("advection", "maccormack")
+    solver_kw.setdefault("diffusion", "none")
+    solver_kw.setdefault("tol", 1e-10)
+    solver = FlowSolver(grid, Boundaries(periodic(), periodic(), slip(), slip()), dt,
+                        velocity_scale=math.pi * amplitude * max(1.0, kx / kz), **solver_kw)
+    u0 = lambda x, y: amplitude * kz * np.sin(kx * x) * np.cos(kz * y)        # d psi / dy
+    v0 = lambda x, y: -amplitude * kx * np.cos(kx * x) * np.sin(kz * y)       # -d psi / dx
+    state = solver.initial_state(u0, v0, lambda x, y: n_bv**2 * y, dtype=dtype)
+    return solver, state, FlowParams(1e-12, buoyancy=1.0)
+
+
+def smoke_plume(n=48, x0=0.5, rate=1.0, radius=0.06, height=0.12, buoyancy=1.0, viscosity=1e-4, size=(1.0, 1.5),
+                cfl=1.0, dtype=None, **solver_kw):
+    """A buoyant smoke plume in a closed box (walls all round, ``size``; ``n`` cells across): smoke enters at
+    ``rate`` per unit time through a Gaussian source of ``radius`` at ``(x0, height)`` and rises under the
+    Boussinesq buoyancy ``(0, buoyancy * smoke)``. ``dt = cfl * dx`` for a velocity scale of 1.
+
+    Returns ``(solver, state0, params, source_fn)``; ``source_fn(x0, rate)`` is the differentiable source field
+    (pass ``FlowParams(..., source=source_fn(x0, rate))`` to move or scale it).
+    """
+    lx, ly = size
+    grid = Grid((n, int(round(n * ly / lx))), size=(lx, ly))
+    solver_kw.setdefault("advection", "maccormack")
+    solver = FlowSolver(grid, Boundaries(wall(), wall(), wall(), wall()), cfl * grid.dx, velocity_scale=1.0,
+                        **solver_kw)
+    import jax.numpy as jnp
+
+    xc, yc = solver.coords[4], solver.coords[5]
+
+    def source_fn(x0, rate):
+        r2 = (xc - x0) ** 2 + (yc - height) ** 2
+        return rate * jnp.exp(-r2 / radius**2)
+
+    state = solver.initial_state(dtype=dtype)
+    dt_ = state.u.dtype
+    params = FlowParams(viscosity, buoyancy=buoyancy, source=source_fn(jnp.asarray(x0, dt_), jnp.asarray(rate, dt_)))
+    return solver, state, params, source_fn

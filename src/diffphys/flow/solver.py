@@ -3,8 +3,10 @@
 One step of ``FlowSolver.step(state, params)`` (fixed ``dt``, Chorin splitting):
 
 1. advect ``u``, ``v`` and the passive marker with the current velocity (semi-Lagrangian or MacCormack);
-2. add the body force ``params.force``;
-3. diffuse with viscosity ``params.viscosity`` (explicit or implicit, backward Euler by CG);
+2. add the marker source ``params.source`` (rate per unit time, fluid cells) and the body force ``params.force``;
+3. diffuse with viscosity ``params.viscosity`` (explicit or implicit, backward Euler by CG), then add the
+   Boussinesq buoyancy ``(0, params.buoyancy * marker)`` (the marker averaged onto the y-faces: a smoke density
+   or a temperature excess; after the diffusion so that a hydrostatic balance is kept exactly);
 4. impose the prescribed face velocities (walls, inflow, obstacles);
 5. project onto divergence-free fields: solve ``-D G phi = -D u*`` (obstacles and boundaries built into
    the operator), ``u = u* - G phi``; the solve's status and the divergence left are in ``state.info``.
@@ -47,19 +49,36 @@ class FlowParams(eqx.Module):
 
     viscosity: kinematic viscosity (> 0). boundary_speed: factor on every prescribed boundary velocity
     (inflow profiles, moving walls). force: constant body force ``(fx, fy)``.
+    buoyancy: Boussinesq buoyancy ``b``: the acceleration ``(0, b * marker)`` (``b = g beta`` for a temperature
+    excess, ``g (rho_0 - rho) / rho_0`` per unit smoke density; positive rises). source: the marker's source
+    rate at the cell centres (an array of the grid's shape, or a scalar), added every step (``+ dt * source``
+    in fluid cells). ``None`` (the default) leaves either term out of the step.
     """
 
     viscosity: jax.Array
     boundary_speed: jax.Array
     force: jax.Array
+    buoyancy: jax.Array | None
+    source: jax.Array | None
 
-    def __init__(self, viscosity, boundary_speed=1.0, force=(0.0, 0.0)):
+    def __init__(self, viscosity, boundary_speed=1.0, force=(0.0, 0.0), buoyancy=None, source=None):
         check_positive("FlowParams.viscosity", viscosity)
         self.viscosity = jnp.asarray(viscosity)
         self.boundary_speed = jnp.asarray(boundary_speed)
         self.force = jnp.asarray(force)
         if self.force.shape != (2,):
             raise ValueError(f"FlowParams.force must be a pair (fx, fy); got shape {self.force.shape}")
+        self.buoyancy = None if buoyancy is None else jnp.asarray(buoyancy)
+        if self.buoyancy is not None and self.buoyancy.shape != ():
+            raise ValueError(f"FlowParams.buoyancy must be a scalar; got shape {self.buoyancy.shape}")
+        if callable(source):
+            raise ValueError("FlowParams.source must be an array (the grid's shape) or a scalar; sample a function "
+                             "on the cell centres first: FlowSolver.cell_field(f)")
+        if source is not None:
+            source = jnp.asarray(source)
+            if is_concrete(source) and not bool(jnp.all(jnp.isfinite(source))):
+                raise ValueError("FlowParams.source contains NaN or infinity")
+        self.source = source
 
 
 class FlowState(eqx.Module):
@@ -403,22 +422,38 @@ class FlowSolver(eqx.Module):
                              "> 1; use diffusion='implicit' or a smaller dt")
             return u + a * lu, v + a * lv
 
-        def matvec(d):
-            du, dv = d
+        # one flat unknown (u faces then v faces): a right-hand side whose u or v part has no tangent (a
+        # symbolic zero, e.g. a flow driven only in y) must not reach custom_linear_solve's JVP as a separate leaf
+        flat = lambda t: jnp.concatenate([t[0].ravel(), t[1].ravel()])
+        unflat = lambda x: (x[:u.size].reshape(u.shape), x[u.size:].reshape(v.shape))
+
+        def matvec(z):
+            du, dv = unflat(z)
             du, dv = ou * du, ov * dv
-            return (du - a * ou * laplacian(self.pad_u(du, 0.0), dx, dy),
-                    dv - a * ov * laplacian(self.pad_v(dv, 0.0), dx, dy))
+            return flat((du - a * ou * laplacian(self.pad_u(du, 0.0), dx, dy),
+                         dv - a * ov * laplacian(self.pad_v(dv, 0.0), dx, dy)))
 
         def solve(mv, b):
-            flat = lambda t: jnp.concatenate([t[0].ravel(), t[1].ravel()])
-            unflat = lambda x: (x[:u.size].reshape(u.shape), x[u.size:].reshape(v.shape))
-            x, _ = pcg(lambda z: flat(mv(unflat(z))), flat(b), lambda r: r, self.diffusion_tol, 0.0, 500)
-            return unflat(x)
+            x, _ = pcg(mv, b, lambda r: r, self.diffusion_tol, 0.0, 500)
+            return x
 
-        du, dv = lax.custom_linear_solve(matvec, (a * lu, a * lv), solve, symmetric=True)
+        du, dv = unflat(lax.custom_linear_solve(matvec, flat((a * lu, a * lv)), solve, symmetric=True))
         return u + du, v + dv
 
     # ------------------------------------------------------------------ public
+    def marker_on_v_faces(self, m):
+        """The cell-centred marker averaged onto the y-faces (the shape of ``state.v``), boundary faces from
+        the marker's ghost rules (those faces are prescribed anyway)."""
+        nx, ny = self.grid.shape
+        mp = pad(m, self._rules(self.m_modes, self.m_vals), 1.0)
+        nfy = ny if self.boundaries.periodic_y else ny + 1
+        return 0.5 * (mp[1:nx + 1, 0:nfy] + mp[1:nx + 1, 1:nfy + 1])
+
+    def cell_field(self, f, dtype=None):
+        """``f(x, y)`` sampled on the cell centres (e.g. a marker source for :class:`FlowParams`)."""
+        xc, yc = self.coords[4], self.coords[5]
+        return jnp.asarray(f(xc, yc), dtype or jnp.result_type(float))
+
     def velocity(self, u, v, scale=1.0):
         """A sampler ``(x, y) -> (u, v)`` of the bilinearly interpolated velocity."""
         from .interp import sample
@@ -455,11 +490,22 @@ class FlowSolver(eqx.Module):
                        xc, yc, vel, dt, vel0=vc, **kw)
         else:
             m = state.marker
+        if params.source is not None:
+            if jnp.ndim(params.source) not in (0, 2) or (jnp.ndim(params.source) == 2
+                                                         and tuple(jnp.shape(params.source)) != self.grid.shape):
+                raise ValueError(f"FlowParams.source must be a scalar or have the grid's shape {self.grid.shape}; "
+                                 f"got shape {tuple(jnp.shape(params.source))}")
+            m = m + dt * self.fluid.astype(dtype) * jnp.asarray(params.source, dtype)
         force = jnp.asarray(params.force, dtype)
         u, v = u + dt * force[0], v + dt * force[1]
         u, v = self.enforce(u, v, s)
         if self.diffusion != "none":
             u, v = self.diffuse(u, v, nu, s)
+        if params.buoyancy is not None:
+            # after the diffusion: where the buoyancy is a gradient (a marker stratified in height) the projection
+            # cancels it exactly, and a fluid at rest stays at rest (diffusing it first would leave wall currents)
+            v = v + dt * jnp.asarray(params.buoyancy, dtype) * self.marker_on_v_faces(m)
+        if self.diffusion != "none" or params.buoyancy is not None:
             u, v = self.enforce(u, v, s)
         x0 = state.p * dt if self.warm_start else None
         u, v, phi, (iters, rel, ok, div) = self.project(u, v, x0)
