@@ -31,7 +31,13 @@ def run_demo(out, overwrite: bool = False) -> dict:
     for name in headline_examples():
         t0 = time.perf_counter()
         print(f"demo: running {name} (quick) ...", flush=True)
-        metrics = examples.run_example(name, out / name, quick=True, overwrite=overwrite)
+        if getattr(examples.load(name), "X64", False):  # as `diffphys run NAME` would: float64, for this run only
+            import jax
+
+            with jax.enable_x64(True):
+                metrics = examples.run_example(name, out / name, quick=True, overwrite=overwrite)
+        else:
+            metrics = examples.run_example(name, out / name, quick=True, overwrite=overwrite)
         results[name] = {"metrics": metrics, "seconds": time.perf_counter() - t0}
         write_index(out, results)
     return results
