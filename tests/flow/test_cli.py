@@ -81,3 +81,19 @@ def test_smoke_plume_quick_recovers_the_source(tmp_path):
     assert 0.5 <= m["chi2_per_cell"] <= 1.5
     assert (out / "smoke_plume.png").exists() and (out / "smoke_plume.gif").exists()
     assert (out / "internal_waves.png").exists()
+
+
+@pytest.mark.slow
+def test_rayleigh_benard_quick(tmp_path):
+    """The quick Rayleigh-Benard example (8 cells per depth): growth rates within 2% of the damping rate of
+    linear theory, both onsets found by Newton (converged in <= 6 iterations) within 1% (free-slip) and 10%
+    (no-slip, under-resolved at 8 cells) of theory, heat through floor and lid alike, figures written."""
+    out = tmp_path / "rb"
+    assert main(["run", "rayleigh-benard", "--quick", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["growth_max_err"] <= 2e-2
+    assert m["newton_converged"] and m["newton_iterations_max"] <= 6
+    assert abs(m["ra_c_slip_rel_err"]) <= 1e-2 and abs(m["ra_c_noslip_rel_err"]) <= 0.1
+    assert m["hot_nu_final"] > 1.2                                          # Ra = 2e4 convects
+    for name in ("rayleigh_benard_onset.png", "rayleigh_benard_hot.png", "rayleigh_benard.gif"):
+        assert (out / name).exists(), name

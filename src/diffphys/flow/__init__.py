@@ -8,6 +8,7 @@ from .analysis import centers_velocity, kinetic_energy, strouhal, vorticity
 from .grid import BC, Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip, wall
 from .obstacles import SDF, Box, Circle, Mask, solid_mask
 from .pressure import PressureInfo
+from .convection import rayleigh_benard
 from .scenes import (
     cavity,
     ghia_re100,
@@ -42,6 +43,7 @@ __all__ = [
            "internal_wave_frequency",
            "karman",
            "karman_book",
+           "rayleigh_benard",
            "kinetic_energy",
            "moving_wall",
            "outflow",

@@ -101,20 +101,29 @@ class BC:
     normal speed into the domain, a number or a function of the coordinate along the side;
     ``marker``: the marker value carried in), ``"outflow"`` (pressure 0, zero-gradient velocity) or
     ``"periodic"`` (both opposite sides).
+    ``marker`` on a wall (``"wall"`` or ``"slip"``): a fixed marker value on the wall (a temperature, say; a
+    number or a function of the coordinate along the side), which a marker diffusivity
+    (:class:`FlowParams` ``diffusivity``) conducts into the fluid; ``None`` (the default): an insulating wall
+    (no marker flux). Inflow: ``None`` means 0.
     """
 
     kind: str
     speed: float = 0.0
     profile: Profile = 1.0
-    marker: Profile = 0.0
+    marker: Profile | None = None
 
     def __post_init__(self):
         check_choice("BC.kind", self.kind, KINDS)
         if not math.isfinite(float(self.speed)):
             raise ValueError(f"BC.speed must be finite; got {self.speed!r}")
+        if self.marker is not None and self.kind in ("outflow", "periodic"):
+            raise ValueError(f"BC.marker is for walls and inflows; an {self.kind} side takes none")
+        if self.marker is not None and not callable(self.marker) and not math.isfinite(float(self.marker)):
+            raise ValueError(f"BC.marker must be finite; got {self.marker!r}")
 
     def eval(self, which, s):
         f = getattr(self, which)
+        f = 0.0 if f is None else f
         out = f(s) if callable(f) else np.full_like(s, float(f))
         out = np.asarray(out, dtype=np.float64) * np.ones_like(s)
         if not np.all(np.isfinite(out)):
@@ -122,9 +131,9 @@ class BC:
         return out
 
 
-def wall():
-    """No-slip wall at rest."""
-    return BC("wall")
+def wall(marker: Profile | None = None):
+    """No-slip wall at rest; ``marker``: a fixed marker value on it (e.g. a temperature), ``None``: insulating."""
+    return BC("wall", marker=marker)
 
 
 def moving_wall(speed: float):
@@ -132,9 +141,9 @@ def moving_wall(speed: float):
     return BC("wall", speed=speed)
 
 
-def slip():
-    """Free-slip wall (no normal flow, no shear stress)."""
-    return BC("slip")
+def slip(marker: Profile | None = None):
+    """Free-slip wall (no normal flow, no shear stress); ``marker`` as for :func:`wall`."""
+    return BC("slip", marker=marker)
 
 
 def inflow(profile: Profile = 1.0, marker: Profile = 0.0):

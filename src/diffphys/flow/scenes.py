@@ -1,5 +1,6 @@
 """Ready-made scenes: Taylor-Green vortex, lid-driven cavity, flow past a cylinder (and the book's preset),
-a standing internal gravity wave in a stratified Boussinesq fluid, and a buoyant smoke plume.
+a standing internal gravity wave in a stratified Boussinesq fluid and a buoyant smoke plume (Rayleigh-Benard
+convection: :mod:`diffphys.flow.convection`).
 
 Each returns ``(solver, state0, params)``.
 """
@@ -157,3 +158,4 @@ def smoke_plume(n=48, x0=0.5, rate=1.0, radius=0.06, height=0.12, buoyancy=1.0, 
     dt_ = state.u.dtype
     params = FlowParams(viscosity, buoyancy=buoyancy, source=source_fn(jnp.asarray(x0, dt_), jnp.asarray(rate, dt_)))
     return solver, state, params, source_fn
+

@@ -52,7 +52,10 @@ class FlowParams(eqx.Module):
     buoyancy: Boussinesq buoyancy ``b``: the acceleration ``(0, b * marker)`` (``b = g beta`` for a temperature
     excess, ``g (rho_0 - rho) / rho_0`` per unit smoke density; positive rises). source: the marker's source
     rate at the cell centres (an array of the grid's shape, or a scalar), added every step (``+ dt * source``
-    in fluid cells). ``None`` (the default) leaves either term out of the step.
+    in fluid cells). diffusivity: the marker's diffusivity ``kappa`` (a thermal diffusivity when the marker is a
+    temperature; > 0), conducted by the solver's ``diffusion`` scheme after the marker's advection, with no flux
+    into obstacles and the walls' marker conditions (``wall(marker=...)``: fixed value, default insulating).
+    ``None`` (the default) leaves the term out of the step, as for buoyancy and source.
     """
 
     viscosity: jax.Array
@@ -60,9 +63,16 @@ class FlowParams(eqx.Module):
     force: jax.Array
     buoyancy: jax.Array | None
     source: jax.Array | None
+    diffusivity: jax.Array | None
 
-    def __init__(self, viscosity, boundary_speed=1.0, force=(0.0, 0.0), buoyancy=None, source=None):
+    def __init__(self, viscosity, boundary_speed=1.0, force=(0.0, 0.0), buoyancy=None, source=None,
+                 diffusivity=None):
         check_positive("FlowParams.viscosity", viscosity)
+        if diffusivity is not None:
+            check_positive("FlowParams.diffusivity", diffusivity)
+            if jnp.shape(diffusivity) != ():
+                raise ValueError(f"FlowParams.diffusivity must be a scalar; got shape {jnp.shape(diffusivity)}")
+        self.diffusivity = None if diffusivity is None else jnp.asarray(diffusivity)
         self.viscosity = jnp.asarray(viscosity)
         self.boundary_speed = jnp.asarray(boundary_speed)
         self.force = jnp.asarray(force)
@@ -247,7 +257,7 @@ class FlowSolver(eqx.Module):
         for name, bc in (("left", L), ("right", R), ("bottom", B), ("top", T)):
             if bc.kind == "periodic":
                 m_rules.append(("wrap", None))
-            elif bc.kind == "inflow":
+            elif bc.kind == "inflow" or (bc.kind in ("wall", "slip") and bc.marker is not None):
                 s = yc[0, :] if name in ("left", "right") else xc[:, 0]
                 m_rules.append(("odd", jnp.asarray(bc.eval("marker", s))))
             else:
@@ -440,6 +450,38 @@ class FlowSolver(eqx.Module):
         du, dv = unflat(lax.custom_linear_solve(matvec, flat((a * lu, a * lv)), solve, symmetric=True))
         return u + du, v + dv
 
+    def marker_laplacian(self, m, scale=1.0):
+        """The five-point Laplacian of the marker in flux form: wall and inflow values from the marker's ghost
+        rules (``scale`` multiplies those values; 0 gives the homogeneous operator), no flux across a face next
+        to an obstacle, 0 in solid cells."""
+        dx, dy = self.grid.spacing
+        f = self.fluid.astype(m.dtype)
+        px, py = self.boundaries.periodic_x, self.boundaries.periodic_y
+        fx = jnp.concatenate([f[-1:] if px else f[:1], f, f[:1] if px else f[-1:]], 0)
+        fy = jnp.concatenate([f[:, -1:] if py else f[:, :1], f, f[:, :1] if py else f[:, -1:]], 1)
+        mp = pad(m, self._rules(self.m_modes, self.m_vals), scale)
+        qx = (mp[1:, 1:-1] - mp[:-1, 1:-1]) / dx * (fx[1:] * fx[:-1])
+        qy = (mp[1:-1, 1:] - mp[1:-1, :-1]) / dy * (fy[:, 1:] * fy[:, :-1])
+        return f * ((qx[1:] - qx[:-1]) / dx + (qy[:, 1:] - qy[:, :-1]) / dy)
+
+    def diffuse_marker(self, m, kappa):
+        """One step of marker diffusion by the solver's ``diffusion`` scheme (backward or forward Euler)."""
+        dx, dy = self.grid.spacing
+        a = self.dt * kappa
+        lm = self.marker_laplacian(m)
+        if self.diffusion == "explicit":
+            limit = a * 2 * (1 / dx**2 + 1 / dy**2)
+            m = eqx.error_if(m, limit > 1.0, "explicit marker diffusion unstable: diffusivity * dt * 2 "
+                             "(1/dx^2 + 1/dy^2) > 1; use diffusion='implicit' or a smaller dt")
+            return m + a * lm
+
+        def solve(mv, b):
+            x, _ = pcg(mv, b, lambda r: r, self.diffusion_tol, 0.0, 500)
+            return x
+
+        matvec = lambda z: z - a * self.marker_laplacian(z, 0.0)
+        return m + lax.custom_linear_solve(matvec, a * lm, solve, symmetric=True)
+
     # ------------------------------------------------------------------ public
     def marker_on_v_faces(self, m):
         """The cell-centred marker averaged onto the y-faces (the shape of ``state.v``), boundary faces from
@@ -496,6 +538,12 @@ class FlowSolver(eqx.Module):
                 raise ValueError(f"FlowParams.source must be a scalar or have the grid's shape {self.grid.shape}; "
                                  f"got shape {tuple(jnp.shape(params.source))}")
             m = m + dt * self.fluid.astype(dtype) * jnp.asarray(params.source, dtype)
+        if params.diffusivity is not None:
+            if not self.markers or self.diffusion == "none":
+                raise ValueError("FlowParams.diffusivity needs a solver that advects markers (markers=True) and has "
+                                 "a diffusion scheme (diffusion='implicit' or 'explicit'); got "
+                                 f"markers={self.markers}, diffusion={self.diffusion!r}")
+            m = self.diffuse_marker(m, jnp.asarray(params.diffusivity, dtype))
         force = jnp.asarray(params.force, dtype)
         u, v = u + dt * force[0], v + dt * force[1]
         u, v = self.enforce(u, v, s)
@@ -554,4 +602,9 @@ class FlowSolver(eqx.Module):
             if a > 1:
                 raise ValueError(f"explicit diffusion needs viscosity * dt * 2 (1/dx^2 + 1/dy^2) <= 1; got {a:.3g}; "
                                  f"use diffusion='implicit' or dt <= {self.dt / a:.4g}")
+        if params.diffusivity is not None and is_concrete(params.diffusivity) and self.diffusion == "explicit":
+            a = float(params.diffusivity) * self.dt * 2 * (1 / dx**2 + 1 / dy**2)
+            if a > 1:
+                raise ValueError(f"explicit marker diffusion needs diffusivity * dt * 2 (1/dx^2 + 1/dy^2) <= 1; got "
+                                 f"{a:.3g}; use diffusion='implicit' or dt <= {self.dt / a:.4g}")
         return self
