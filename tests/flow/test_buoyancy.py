@@ -53,6 +53,28 @@ def test_stratified_fluid_at_rest_is_hydrostatic():
     np.testing.assert_allclose(np.asarray(out.marker), np.asarray(st.marker), rtol=1e-12)   # nothing moved it
 
 
+def test_tilted_stratification_at_rest_is_hydrostatic():
+    """Gravity along any direction (buoyancy a pair): a marker that depends only on the distance along it is
+    again a gradient, balanced by the pressure; the fluid stays at rest and grad p = b m on the interior faces.
+    The same marker with gravity at another angle does move the fluid (the check can fail)."""
+    grid = Grid((14, 12), size=(1.0, 0.8))
+    solver = FlowSolver(grid, Boundaries(wall(), wall(), wall(), wall()), 0.02, tol=1e-12, pressure="cg")
+    gx, gy = 0.6, 0.8
+    st = solver.initial_state(marker=lambda x, y: 1.0 + 3.0 * (gx * x + gy * y) ** 2 - (gx * x + gy * y),
+                              dtype=jnp.float64)
+    b = 1.7
+    out = simulate(solver, st, FlowParams(1e-3, buoyancy=(b * gx, b * gy)), num_steps=5).state
+    assert float(jnp.max(jnp.abs(out.u))) <= 1e-11 and float(jnp.max(jnp.abs(out.v))) <= 1e-11
+    p = np.asarray(out.p)
+    np.testing.assert_allclose(np.diff(p, axis=0) / grid.dx,
+                               b * gx * np.asarray(solver.marker_on_u_faces(out.marker))[1:-1], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(np.diff(p, axis=1) / grid.dy,
+                               b * gy * np.asarray(solver.marker_on_v_faces(out.marker))[:, 1:-1], rtol=1e-9,
+                               atol=1e-9)
+    moved = simulate(solver, st, FlowParams(1e-3, buoyancy=(b * gy, b * gx)), num_steps=5).state
+    assert float(jnp.max(jnp.abs(moved.u))) > 1e-3
+
+
 def _wave_frequency(n, aspect=2):
     solver, state, params = internal_wave(n, aspect=aspect, dtype=jnp.float64)
     omega = internal_wave_frequency(2.0, 2 * math.pi / aspect, math.pi)
@@ -98,8 +120,8 @@ def test_plume_gradients_match_finite_differences():
 
 
 def test_buoyancy_and_source_bad_input():
-    with pytest.raises(ValueError, match="scalar"):
-        FlowParams(0.01, buoyancy=[1.0, 2.0])
+    with pytest.raises(ValueError, match="scalar or a pair"):
+        FlowParams(0.01, buoyancy=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="cell_field"):
         FlowParams(0.01, source=lambda x, y: x)
     with pytest.raises(ValueError, match="NaN"):

@@ -2,11 +2,14 @@
 
 One step of ``FlowSolver.step(state, params)`` (fixed ``dt``, Chorin splitting):
 
-1. advect ``u``, ``v`` and the passive marker with the current velocity (semi-Lagrangian or MacCormack);
-2. add the marker source ``params.source`` (rate per unit time, fluid cells) and the body force ``params.force``;
+1. advect ``u``, ``v`` and the marker with the current velocity (semi-Lagrangian or MacCormack; the marker
+   optionally by conservative finite volumes);
+2. add the marker source ``params.source`` (rate per unit time, fluid cells), diffuse the marker
+   (``params.diffusivity``), add the body force ``params.force``;
 3. diffuse with viscosity ``params.viscosity`` (explicit or implicit, backward Euler by CG), then add the
-   Boussinesq buoyancy ``(0, params.buoyancy * marker)`` (the marker averaged onto the y-faces: a smoke density
-   or a temperature excess; after the diffusion so that a hydrostatic balance is kept exactly);
+   Boussinesq buoyancy ``params.buoyancy * marker`` along +y or along a given direction (the marker averaged
+   onto the faces: a smoke density or a temperature excess; after the diffusion so that a hydrostatic balance
+   is kept exactly);
 4. impose the prescribed face velocities (walls, inflow, obstacles);
 5. project onto divergence-free fields: solve ``-D G phi = -D u*`` (obstacles and boundaries built into
    the operator), ``u = u* - G phi``; the solve's status and the divergence left are in ``state.info``.
@@ -52,7 +55,8 @@ class FlowParams(eqx.Module):
     viscosity: kinematic viscosity (> 0). boundary_speed: factor on every prescribed boundary velocity
     (inflow profiles, moving walls). force: constant body force ``(fx, fy)``.
     buoyancy: Boussinesq buoyancy ``b``: the acceleration ``(0, b * marker)`` (``b = g beta`` for a temperature
-    excess, ``g (rho_0 - rho) / rho_0`` per unit smoke density; positive rises). source: the marker's source
+    excess, ``g (rho_0 - rho) / rho_0`` per unit smoke density; positive rises), or a pair ``(bx, by)``: the
+    acceleration ``(bx, by) * marker`` (gravity along ``-(bx, by)``, any direction in the plane). source: the marker's source
     rate at the cell centres (an array of the grid's shape, or a scalar), added every step (``+ dt * source``
     in fluid cells). diffusivity: the marker's diffusivity ``kappa`` (a thermal diffusivity when the marker is a
     temperature; > 0), conducted by the solver's ``diffusion`` scheme after the marker's advection, with no flux
@@ -81,8 +85,9 @@ class FlowParams(eqx.Module):
         if self.force.shape != (2,):
             raise ValueError(f"FlowParams.force must be a pair (fx, fy); got shape {self.force.shape}")
         self.buoyancy = None if buoyancy is None else jnp.asarray(buoyancy)
-        if self.buoyancy is not None and self.buoyancy.shape != ():
-            raise ValueError(f"FlowParams.buoyancy must be a scalar; got shape {self.buoyancy.shape}")
+        if self.buoyancy is not None and self.buoyancy.shape not in ((), (2,)):
+            raise ValueError(f"FlowParams.buoyancy must be a scalar or a pair (bx, by); got shape "
+                             f"{self.buoyancy.shape}")
         if callable(source):
             raise ValueError("FlowParams.source must be an array (the grid's shape) or a scalar; sample a function "
                              "on the cell centres first: FlowSolver.cell_field(f)")
@@ -495,6 +500,14 @@ class FlowSolver(eqx.Module):
         return m + lax.custom_linear_solve(matvec, a * lm, solve, symmetric=True)
 
     # ------------------------------------------------------------------ public
+    def marker_on_u_faces(self, m):
+        """The cell-centred marker averaged onto the x-faces (the shape of ``state.u``), as
+        :meth:`marker_on_v_faces`."""
+        nx, ny = self.grid.shape
+        mp = pad(m, self._rules(self.m_modes, self.m_vals), 1.0)
+        nfx = nx if self.boundaries.periodic_x else nx + 1
+        return 0.5 * (mp[0:nfx, 1:ny + 1] + mp[1:nfx + 1, 1:ny + 1])
+
     def marker_on_v_faces(self, m):
         """The cell-centred marker averaged onto the y-faces (the shape of ``state.v``), boundary faces from
         the marker's ghost rules (those faces are prescribed anyway)."""
@@ -570,7 +583,12 @@ class FlowSolver(eqx.Module):
         if params.buoyancy is not None:
             # after the diffusion: where the buoyancy is a gradient (a marker stratified in height) the projection
             # cancels it exactly, and a fluid at rest stays at rest (diffusing it first would leave wall currents)
-            v = v + dt * jnp.asarray(params.buoyancy, dtype) * self.marker_on_v_faces(m)
+            b = jnp.asarray(params.buoyancy, dtype)
+            if b.ndim == 0:
+                v = v + dt * b * self.marker_on_v_faces(m)
+            else:
+                u = u + dt * b[0] * self.marker_on_u_faces(m)
+                v = v + dt * b[1] * self.marker_on_v_faces(m)
         if self.diffusion != "none" or params.buoyancy is not None:
             u, v = self.enforce(u, v, s)
         x0 = state.p * dt if self.warm_start else None
