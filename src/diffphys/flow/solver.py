@@ -76,8 +76,8 @@ class FlowParams(eqx.Module):
         check_positive("FlowParams.viscosity", viscosity)
         if diffusivity is not None:
             check_positive("FlowParams.diffusivity", diffusivity)
-            if jnp.shape(diffusivity) != ():
-                raise ValueError(f"FlowParams.diffusivity must be a scalar; got shape {jnp.shape(diffusivity)}")
+            if np.shape(diffusivity) != ():
+                raise ValueError(f"FlowParams.diffusivity must be a scalar; got shape {np.shape(diffusivity)}")
         self.diffusivity = None if diffusivity is None else jnp.asarray(diffusivity)
         self.viscosity = jnp.asarray(viscosity)
         self.boundary_speed = jnp.asarray(boundary_speed)
