@@ -142,7 +142,8 @@ class FlowSolver(eqx.Module):
         marker_advection: ``None`` (the marker as ``advection``), ``"semi-lagrangian"``, ``"maccormack"``, or
             ``"conservative"``: finite volumes (MUSCL with van Leer limited slopes, Heun's RK2), so the marker's
             total changes only through inflow and outflow faces (smoke mass, heat); explicit, in
-            ``ceil(4 dt U / min(dx, dy))`` substeps for the velocity scale ``U``.
+            ``ceil(4 dt U / min(dx, dy))`` substeps for the velocity scale ``U`` (give ``velocity_scale`` when
+            the flow is faster than every prescribed boundary speed, e.g. buoyant flow in a closed box).
     """
 
     grid: Grid = eqx.field(static=True)
