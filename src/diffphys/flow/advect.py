@@ -123,15 +123,17 @@ def _pad2(a, axis, lo, hi):
     """Two ghost layers along ``axis`` by the rules ``lo``, ``hi`` (``(mode, values)`` as for :func:`pad`,
     the values' Dirichlet data already scaled)."""
     n = a.shape[axis]
-    take = lambda idx: jnp.take(a, jnp.asarray(idx), axis=axis)  # noqa: E731
+    sl = lambda i, j: lax.slice_in_dim(a, i, j, axis=axis)  # noqa: E731
+    flip = lambda x: lax.rev(x, (axis,))  # noqa: E731
 
     def ghosts(rule, side):
         mode, w = rule
-        inner = take([1, 0]) if side == 0 else take([n - 1, n - 2])   # ordered outward-in for the lo side
         if mode == "wrap":
-            return take([n - 2, n - 1]) if side == 0 else take([0, 1])
+            return sl(n - 2, n) if side == 0 else sl(0, 2)
+        edge = sl(0, 1) if side == 0 else sl(n - 1, n)
         if mode == "even":
-            return take([0, 0]) if side == 0 else take([n - 1, n - 1])
+            return jnp.concatenate([edge, edge], axis=axis)
+        inner = flip(sl(0, 2)) if side == 0 else flip(sl(n - 2, n))   # outermost ghost's mirror first
         w = jnp.asarray(0.0 if w is None else w, a.dtype)
         w = jnp.expand_dims(w, axis) if w.ndim else w
         return 2 * w - inner
@@ -142,22 +144,20 @@ def _pad2(a, axis, lo, hi):
 def _limited_flux(m2, vel, axis, periodic):
     """Upwind fluxes ``vel * m_face`` on the faces along ``axis`` of a field padded with two ghost layers there,
     the face value reconstructed from the upwind cell with its van Leer limited slope (MUSCL)."""
-    n = m2.shape[axis] - 4
-    sl = lambda i, j: lax.slice_in_dim(m2, i, m2.shape[axis] - j, axis=axis)  # noqa: E731
-    # faces k = 0..n (between padded cells k+1 and k+2); periodic: faces 0..n-1
-    mll, ml, mr, mrr = sl(0, 3), sl(1, 2), sl(2, 1), sl(3, 0)
-    if periodic:
-        mll, ml, mr, mrr = (lax.slice_in_dim(x, 0, n, axis=axis) for x in (mll, ml, mr, mrr))
-    pos = vel >= 0
-    up = jnp.where(pos, ml, mr)
-    down = jnp.where(pos, mr, ml)
-    d_up = jnp.where(pos, ml - mll, mr - mrr)
-    d = down - up
-    prod = d * d_up
+    size = m2.shape[axis]
+    n = size - 4
+    sl = lambda x, i, j: lax.slice_in_dim(x, i, x.shape[axis] + j if j <= 0 else j, axis=axis)  # noqa: E731
+    d = sl(m2, 1, 0) - sl(m2, 0, -1)                  # differences between neighbours (size - 1)
+    dl, dr = sl(d, 0, -1), sl(d, 1, 0)                # around the cells -1 .. n (padded 1 .. n + 2)
+    prod = dl * dr
     ok = prod > 0
-    denom = jnp.where(ok, d + d_up, 1.0)
-    limited = jnp.where(ok, 2 * jnp.where(ok, prod, 0.0) / denom, 0.0)   # van Leer: harmonic mean of the slopes
-    return vel * (up + 0.5 * limited)
+    slope = jnp.where(ok, 2 * jnp.where(ok, prod, 0.0) / jnp.where(ok, dl + dr, 1.0), 0.0)   # van Leer
+    mc = sl(m2, 1, -1)
+    left = sl(mc + 0.5 * slope, 0, -1)                # faces 0 .. n: the right value of the cell on their left
+    right = sl(mc - 0.5 * slope, 1, 0)                # ... the left value of the cell on their right
+    if periodic:
+        left, right = sl(left, 0, n), sl(right, 0, n)
+    return jnp.where(vel >= 0, vel * left, vel * right)
 
 
 def conservative(m, rules, scale, u, v, dt, hx, hy, periodic_x, periodic_y, substeps=1, face_values=None):
@@ -192,7 +192,13 @@ def conservative(m, rules, scale, u, v, dt, hx, hy, periodic_x, periodic_y, subs
         return -(dfx / hx + dfy / hy)
 
     def substep(a):
-        a1 = a + h * rate(a)
-        return 0.5 * (a + a1 + h * rate(a1))
+        # barriers between the stages: XLA's CPU fusion otherwise merges consecutive stencils and recomputes
+        # (measured: two substeps 0.14 ms without, 0.12 ms with, one 0.026 ms, 64^2 float64)
+        a1 = lax.optimization_barrier(a + h * rate(a))
+        return lax.optimization_barrier(0.5 * (a + a1 + h * rate(a1)))
 
-    return lax.fori_loop(0, substeps, lambda i, a: substep(a), m) if substeps > 1 else substep(m)
+    if substeps > 8:
+        return lax.fori_loop(0, substeps, lambda i, a: substep(a), m)
+    for _ in range(substeps):
+        m = substep(m)
+    return m

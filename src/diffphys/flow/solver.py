@@ -56,11 +56,12 @@ class FlowParams(eqx.Module):
     (inflow profiles, moving walls). force: constant body force ``(fx, fy)``.
     buoyancy: Boussinesq buoyancy ``b``: the acceleration ``(0, b * marker)`` (``b = g beta`` for a temperature
     excess, ``g (rho_0 - rho) / rho_0`` per unit smoke density; positive rises), or a pair ``(bx, by)``: the
-    acceleration ``(bx, by) * marker`` (gravity along ``-(bx, by)``, any direction in the plane). source: the marker's source
-    rate at the cell centres (an array of the grid's shape, or a scalar), added every step (``+ dt * source``
-    in fluid cells). diffusivity: the marker's diffusivity ``kappa`` (a thermal diffusivity when the marker is a
-    temperature; > 0), conducted by the solver's ``diffusion`` scheme after the marker's advection, with no flux
-    into obstacles and the walls' marker conditions (``wall(marker=...)``: fixed value, default insulating).
+    acceleration ``(bx, by) * marker`` (gravity along ``-(bx, by)``, any direction in the plane).
+    source: the marker's source rate at the cell centres (an array of the grid's shape, or a scalar), added
+    every step (``+ dt * source`` in fluid cells).
+    diffusivity: the marker's diffusivity ``kappa`` (a thermal diffusivity when the marker is a temperature;
+    > 0), conducted by the solver's ``diffusion`` scheme after the marker's advection, with no flux into
+    obstacles and the walls' marker conditions (``wall(marker=...)``: fixed value, default insulating).
     ``None`` (the default) leaves the term out of the step, as for buoyancy and source.
     """
 
