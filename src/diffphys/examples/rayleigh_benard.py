@@ -52,7 +52,7 @@ class Config:
         check_range("hot_t", self.hot_t, 1.0, 1e3)
 
 
-QUICK = {"n": 8, "t_growth": 8.0, "t_steady": 60.0, "hot_n": 12, "hot_ra": 2e4, "hot_t": 5.0, "frames": 5,
+QUICK = {"n": 8, "t_growth": 8.0, "t_steady": 60.0, "hot_n": 12, "hot_ra": 2e4, "hot_t": 20.0, "frames": 5,
          "growth_points": 2, "richardson": False, "compare_semi_lagrangian": False}
 
 
