@@ -439,6 +439,11 @@ class FlowSolver(eqx.Module):
             tol_ok = tol_ok | (rel * jnp.sqrt(jnp.sum(div * div)) <= self.atol)
         return u, v, phi, (iters, rel, tol_ok, div_after)
 
+    def _diffusion_solve(self, matvec, b):
+        """CG for the implicit diffusion systems ``(I - a L) x = b`` (symmetric positive definite)."""
+        x, _ = pcg(matvec, b, lambda r: r, self.diffusion_tol, 0.0, 500)
+        return x
+
     def diffuse(self, u, v, nu, scale):
         dx, dy = self.grid.spacing
         a = self.dt * nu
@@ -462,11 +467,7 @@ class FlowSolver(eqx.Module):
             return flat((du - a * ou * laplacian(self.pad_u(du, 0.0), dx, dy),
                          dv - a * ov * laplacian(self.pad_v(dv, 0.0), dx, dy)))
 
-        def solve(mv, b):
-            x, _ = pcg(mv, b, lambda r: r, self.diffusion_tol, 0.0, 500)
-            return x
-
-        du, dv = unflat(lax.custom_linear_solve(matvec, flat((a * lu, a * lv)), solve, symmetric=True))
+        du, dv = unflat(lax.custom_linear_solve(matvec, flat((a * lu, a * lv)), self._diffusion_solve, symmetric=True))
         return u + du, v + dv
 
     def marker_laplacian(self, m, scale=1.0):
@@ -494,12 +495,8 @@ class FlowSolver(eqx.Module):
                              "(1/dx^2 + 1/dy^2) > 1; use diffusion='implicit' or a smaller dt")
             return m + a * lm
 
-        def solve(mv, b):
-            x, _ = pcg(mv, b, lambda r: r, self.diffusion_tol, 0.0, 500)
-            return x
-
         matvec = lambda z: z - a * self.marker_laplacian(z, 0.0)
-        return m + lax.custom_linear_solve(matvec, a * lm, solve, symmetric=True)
+        return m + lax.custom_linear_solve(matvec, a * lm, self._diffusion_solve, symmetric=True)
 
     # ------------------------------------------------------------------ public
     def marker_on_u_faces(self, m):
