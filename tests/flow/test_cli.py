@@ -1,6 +1,7 @@
 """The command line runs the flow examples, writes the metric keys, and prints a non-converged pressure status."""
 
 import json
+import math
 import pytest
 
 from diffphys.cli import main
@@ -96,4 +97,23 @@ def test_rayleigh_benard_quick(tmp_path):
     assert abs(m["ra_c_slip_rel_err"]) <= 1e-2 and abs(m["ra_c_noslip_rel_err"]) <= 0.1
     assert m["hot_nu_final"] > 1.2                                          # Ra = 2e4 convects
     for name in ("rayleigh_benard_onset.png", "rayleigh_benard_hot.png", "rayleigh_benard.gif"):
+        assert (out / name).exists(), name
+
+
+@pytest.mark.slow
+def test_heated_cavity_quick(tmp_path):
+    """The quick heated-cavity example (Ra = 1e3, 1e4 at 16 and 32 cells per side, extrapolated): every run
+    steady, the hot wall's Nusselt number and both peak velocities within 0.5% of de Vahl Davis (1983), the heat
+    through both walls alike; the local slopes d ln Nu / d ln Ra at 1e3 and 1e4 (forward mode through the runs)
+    bracket the table's secant slope between them (mean value theorem: the slope grows with Ra there), figures
+    written."""
+    out = tmp_path / "hc"
+    assert main(["run", "heated-cavity", "--quick", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["all_converged"]
+    assert max(m["nu_rel_err_max"], m["u_max_rel_err_max"], m["v_max_rel_err_max"]) <= 5e-3
+    assert m["hot_cold_nu_max_diff"] <= 1e-10
+    secant = math.log(2.243 / 1.118) / math.log(10)                       # de Vahl Davis' table, 1e3 -> 1e4
+    assert 0 < m["dlnnu_dlnra"]["1000"] < secant < m["dlnnu_dlnra"]["10000"]
+    for name in ("heated_cavity.png", "heated_cavity_errors.png"):
         assert (out / name).exists(), name

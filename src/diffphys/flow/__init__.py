@@ -8,7 +8,7 @@ from .analysis import centers_velocity, kinetic_energy, strouhal, vorticity
 from .grid import BC, Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip, wall
 from .obstacles import SDF, Box, Circle, Mask, solid_mask
 from .pressure import PressureInfo
-from .convection import rayleigh_benard
+from .convection import heated_cavity, rayleigh_benard
 from .scenes import (
     cavity,
     ghia_re100,
@@ -38,6 +38,7 @@ __all__ = [
            "cavity",
            "centers_velocity",
            "ghia_re100",
+           "heated_cavity",
            "inflow",
            "internal_wave",
            "internal_wave_frequency",
