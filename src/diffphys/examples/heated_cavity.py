@@ -95,7 +95,7 @@ def run(config: Config, out: Path) -> dict:
 
                     def log_nu(log_ra, solver=solver, st=st, pf=pf, steps=steps):
                         p = pf(jnp.exp(log_ra))
-                        s = jax.lax.fori_loop(0, steps, lambda i, x: solver.step(x, p), st)
+                        s = jax.lax.fori_loop(0, steps, lambda i, z: solver.step(z, p), st)
                         return jnp.log(cv.nusselt(solver, s.marker, axis=0)[0])
 
                     lr = jnp.asarray(math.log(ra), jnp.float64)

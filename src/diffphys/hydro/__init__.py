@@ -1,5 +1,6 @@
 """diffphys.hydro: finite-volume Euler equations with exact references: a 1D radial solver (planar, cylindrical,
-spherical) and a 1-3D Cartesian one; ideal MHD in 1-3D (``diffphys.hydro.mhd``)."""
+spherical) and a 1-3D Cartesian one; ideal MHD in 1-3D (``diffphys.hydro.mhd``); gas with adiabatic cosmic rays in 1D
+(``diffphys.hydro.cosmic_rays``)."""
 
 from .boundary import Fixed, Outflow, Periodic, Reflective
 from .conduction import Conduction
@@ -17,6 +18,7 @@ from .problems import (axisymmetric_wind_problem, collapse_problem, evaporating_
                        outer_shock_radius, riemann_problem, sedov_problem, wind_problem)
 from .mhd import (MHDGridSolver, MHDGridState, MHDSolver, MHDState, brio_wu_problem, fast_shock, mhd_eigensystem,
                   orszag_tang_problem)
+from .cosmic_rays import CosmicRaySolver, CRState, ExactCRRiemann, cr_shock_tube
 from .units import CodeUnits
 from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
@@ -30,5 +32,5 @@ __all__ = [
     "evaporating_cloud_problem", "riemann_problem", "sedov_problem", "wind_problem", "axisymmetric_wind_problem",
     "CodeUnits", "collapse_problem", "lagrangian_radii", "free_fall_time", "free_fall_radius", "MHDSolver",
     "MHDState", "brio_wu_problem", "fast_shock", "mhd_eigensystem", "MHDGridSolver", "MHDGridState",
-    "orszag_tang_problem",
+    "orszag_tang_problem", "CosmicRaySolver", "CRState", "ExactCRRiemann", "cr_shock_tube",
 ]
