@@ -3,7 +3,8 @@
 A cosmic-ray dominated high-pressure side (p_cr = 2 p_gas, gamma_cr = 4/3, gas gamma = 5/3) expands into cold gas,
 without and with cosmic rays ahead of the shock; profiles of density, velocity, gas and cosmic-ray pressure
 against the exact solution, L1 errors over resolutions with the fitted order, and the derivative of the final
-density profile with respect to the cosmic-ray pressure by forward mode through the run.
+density profile with respect to the cosmic-ray pressure by forward mode through the run; the same tube with
+diffusing cosmic rays (an illustration: the exact solution is the adiabatic one).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Config:
     p_gas_left: float = 2.0 / 3.0
     p_cr_right: float = 0.05  # the second problem's cosmic rays ahead of the shock (the first has none)
     t_end: float = 0.2
+    diffusion: str = "0.002,0.01"  # kappa_cr of the diffusing runs (comma-separated; empty: none)
 
     def validate(self):
         from ..core.checks import check_choice, check_int, check_range
@@ -42,12 +44,21 @@ class Config:
         check_range("p_cr_left", self.p_cr_left, 0.0)
         check_range("p_cr_right", self.p_cr_right, 0.0)
         check_range("t_end", self.t_end, 0.0, 0.3, lo_open=True)
+        for k in parse_diffusion(self.diffusion):
+            check_range("diffusion", k, 0.0, 10.0, lo_open=True)
 
 
-QUICK = {"n_cells": 100, "resolutions": "100,200,400"}
+QUICK = {"n_cells": 100, "resolutions": "100,200,400", "diffusion": "0.01"}
 
 RIGHT = (0.2, 0.0, 0.02)  # density, velocity, gas pressure of the low-pressure side
 RHO_LEFT = 1.0
+
+
+def parse_diffusion(text):
+    try:
+        return [float(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"diffusion must be comma-separated numbers; got {text!r}") from None
 
 
 def parse_resolutions(text):
@@ -71,7 +82,7 @@ def run(config: Config, out: Path) -> dict:
     from ..core.io import save_figure
     from ..core.progress import progress_bar
     from ..hydro import solve
-    from ..hydro.cosmic_rays import cr_shock_tube
+    from ..hydro.cosmic_rays import CRParams, cr_shock_tube
 
     t_start = time.time()
     limiter = None if config.limiter == "none" else config.limiter
@@ -87,7 +98,8 @@ def run(config: Config, out: Path) -> dict:
         return solver, w, ex
 
     errors, profiles = {}, {}
-    with progress_bar(len(problems) * (len(ns) + 1) + 1, desc="cr-shock-tube") as bar:
+    kappas = parse_diffusion(config.diffusion)
+    with progress_bar(len(problems) * (len(ns) + 1) + 1 + len(kappas), desc="cr-shock-tube") as bar:
         for name, right in problems.items():
             errors[name] = []
             for n in ns:
@@ -115,6 +127,15 @@ def run(config: Config, out: Path) -> dict:
             jnp.asarray(config.p_cr_left, dtype))
         bar.update(1)
 
+        # diffusing cosmic rays (second problem)
+        diffusing = {}
+        for kappa in kappas:
+            solver, st, t_end, _ = cr_shock_tube(left, problems["CR ahead"], n_cells=config.n_cells,
+                                                 t_end=config.t_end, dtype=dtype, **kw)
+            out_k = solve(solver, st, CRParams(kappa), t_end=t_end).state
+            diffusing[kappa] = np.asarray(solver.primitive(out_k))
+            bar.update(1)
+
     orders = {name: [float(v) for v in np.polyfit(np.log(ns), -np.log(np.stack(e)), 1)[0]]
               for name, e in errors.items()}
 
@@ -132,7 +153,7 @@ def run(config: Config, out: Path) -> dict:
     fig.suptitle(f"cosmic-ray shock tube at t = {config.t_end:g} (gamma = 5/3, gamma_cr = 4/3)")
     save_figure(fig, out / "cr_shock_tube.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = plt.subplots(1, 3 if kappas else 2, figsize=(18 if kappas else 12, 4.2))
     for name, e in errors.items():
         e = np.stack(e)
         for k, mk in zip(range(4), "os^v"):
@@ -142,13 +163,22 @@ def run(config: Config, out: Path) -> dict:
     axes[0].set_xlabel("cells")
     axes[0].set_ylabel("L1 error")
     axes[0].legend(fontsize=6)
-    axes[0].set_title("convergence to the exact solution")
+    axes[0].set_title("convergence to the exact solution", fontsize=10)
     xc = profiles["no CR ahead"][0]
     axes[1].plot(xc, np.asarray(drho), color="C0")
     axes[1].axhline(0, color="0.6", lw=0.6)
     axes[1].set_xlabel("x")
     axes[1].set_ylabel("d rho(x, t_end) / d p_cr,left")
-    axes[1].set_title("sensitivity of the final density to the cosmic-ray pressure (forward mode)")
+    axes[1].set_title("d rho(x, t_end) / d p_cr,left (forward mode)", fontsize=10)
+    if kappas:
+        xc2, w2, _, _ = profiles["CR ahead"]
+        axes[2].plot(xc2, w2[3], "k-", lw=1, label="adiabatic (kappa_cr = 0)")
+        for i, (kappa, w) in enumerate(diffusing.items()):
+            axes[2].plot(xc2, w[3], "-", color=f"C{i}", label=f"kappa_cr = {kappa:g}")
+        axes[2].set_xlabel("x")
+        axes[2].set_ylabel("cosmic-ray pressure")
+        axes[2].set_title("diffusing cosmic rays (CR ahead problem)", fontsize=10)
+        axes[2].legend(fontsize=8)
     save_figure(fig, out / "cr_shock_tube_convergence.png")
 
     first = profiles["no CR ahead"][3]

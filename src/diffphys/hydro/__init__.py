@@ -18,7 +18,7 @@ from .problems import (axisymmetric_wind_problem, collapse_problem, evaporating_
                        outer_shock_radius, riemann_problem, sedov_problem, wind_problem)
 from .mhd import (MHDGridSolver, MHDGridState, MHDSolver, MHDState, brio_wu_problem, fast_shock, mhd_eigensystem,
                   orszag_tang_problem)
-from .cosmic_rays import CosmicRaySolver, CRState, ExactCRRiemann, cr_shock_tube
+from .cosmic_rays import CosmicRaySolver, CRParams, CRState, ExactCRRiemann, cr_shock_tube
 from .units import CodeUnits
 from .state import HydroState, conserved_to_primitive, primitive_to_conserved
 
@@ -32,5 +32,5 @@ __all__ = [
     "evaporating_cloud_problem", "riemann_problem", "sedov_problem", "wind_problem", "axisymmetric_wind_problem",
     "CodeUnits", "collapse_problem", "lagrangian_radii", "free_fall_time", "free_fall_radius", "MHDSolver",
     "MHDState", "brio_wu_problem", "fast_shock", "mhd_eigensystem", "MHDGridSolver", "MHDGridState",
-    "orszag_tang_problem", "CosmicRaySolver", "CRState", "ExactCRRiemann", "cr_shock_tube",
+    "orszag_tang_problem", "CosmicRaySolver", "CRParams", "CRState", "ExactCRRiemann", "cr_shock_tube",
 ]

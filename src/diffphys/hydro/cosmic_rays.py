@@ -10,6 +10,13 @@ conserved rows are ``(rho, rho v, E, rho K)`` with ``E = rho v^2 / 2 + p_gas / (
 through the boundaries: conserved to round-off with closed ends, in every geometry (the scheme of
 :mod:`diffphys.hydro.solver`, the total pressure in its ``p dA`` term).
 
+Optionally the cosmic rays diffuse (:class:`CRParams` ``diffusion = kappa_cr``: ``d e_cr / dt = div(kappa_cr grad
+e_cr)`` for the energy density ``e_cr = p_cr / (gamma_cr - 1)``, the diffusive part of the two-fluid model):
+an implicit conservative substep after each hydro step, the one of thermal conduction
+(:class:`~diffphys.hydro.conduction.Conduction`) with ``e_cr`` as the conducted quantity and unit heat
+capacity; no flux through the ends; total energy still conserved to round-off (``rho K`` then changes: the
+diffusion is not adiabatic).
+
 :class:`ExactCRRiemann` solves the Riemann problem of this model exactly (the star pressure by bracketing, the
 rarefactions by quadrature of ``c / rho`` over the two-component isentrope, the shocks from the Hugoniot of the
 total energy with the cosmic rays compressed adiabatically); with no cosmic rays, or with ``gamma_cr = gamma``,
@@ -24,13 +31,13 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.checks import check_choice, check_finite, check_range, is_concrete
+from ..core.checks import check_choice, check_finite, check_positive, check_range, is_concrete
 from .boundary import Boundary, Fixed, Periodic, Reflective, as_boundary, pad_rows
 from .grid import RadialGrid
 from .reconstruct import LIMITERS, reconstruct_rows
 from .state import check_gamma
 
-__all__ = ["CRState", "CosmicRaySolver", "ExactCRRiemann", "cr_shock_tube"]
+__all__ = ["CRParams", "CRState", "CosmicRaySolver", "ExactCRRiemann", "cr_shock_tube"]
 
 INTEGRATORS = ("euler", "rk2", "rk3")
 
@@ -44,6 +51,19 @@ class CRState(eqx.Module):
     @property
     def rho(self):
         return self.u[0]
+
+
+class CRParams(eqx.Module):
+    """Differentiable parameters of a :class:`CosmicRaySolver` run: ``diffusion``, the cosmic rays' diffusion
+    coefficient ``kappa_cr`` (> 0; code units of length^2 / time; without diffusion pass ``params=None``)."""
+
+    diffusion: jnp.ndarray
+
+    def __init__(self, diffusion):
+        check_positive("CRParams.diffusion", diffusion)
+        if np.ndim(diffusion) != 0:
+            raise ValueError(f"CRParams.diffusion must be a scalar; got shape {np.shape(diffusion)}")
+        self.diffusion = diffusion if isinstance(diffusion, jnp.ndarray) else np.float64(diffusion)
 
 
 def _flush(v):
@@ -117,8 +137,8 @@ CR_RIEMANN = {"hllc": cr_hllc, "hll": cr_hll, "rusanov": cr_rusanov}
 
 class CosmicRaySolver(eqx.Module):
     """A 1D radial finite-volume solver of gas plus adiabatic cosmic rays (see the module docstring);
-    ``step(state, params, dt)`` and ``max_dt`` for :func:`diffphys.core.simulate` (``params`` unused: pass
-    ``None``), so every gradient strategy applies.
+    ``step(state, params, dt)`` and ``max_dt`` for :func:`diffphys.core.simulate`, so every gradient strategy
+    applies; ``params``: ``None`` (adiabatic cosmic rays) or :class:`CRParams` (their diffusion coefficient).
 
     Args:
         grid: a :class:`RadialGrid` (planar, cylindrical, spherical).
@@ -243,17 +263,39 @@ class CosmicRaySolver(eqx.Module):
         return out
 
     def step(self, state: CRState, params, dt) -> CRState:
+        if params is not None and not isinstance(params, CRParams):
+            raise ValueError(f"CosmicRaySolver params must be None or CRParams; got {type(params).__name__}")
         u = tuple(state.u)
         dt = jnp.asarray(dt, state.u.dtype)
         u1 = [a + dt * k for a, k in zip(u, self._rate(u))]
         if self.integrator == "euler":
-            return CRState(jnp.stack(u1))
-        k1 = self._rate(u1)
-        if self.integrator == "rk2":
-            return CRState(jnp.stack([0.5 * (a + b + dt * k) for a, b, k in zip(u, u1, k1)]))
-        u2 = [0.75 * a + 0.25 * (b + dt * k) for a, b, k in zip(u, u1, k1)]
-        k2 = self._rate(u2)
-        return CRState(jnp.stack([a / 3.0 + 2.0 / 3.0 * (b + dt * k) for a, b, k in zip(u, u2, k2)]))
+            new = u1
+        else:
+            k1 = self._rate(u1)
+            if self.integrator == "rk2":
+                new = [0.5 * (a + b + dt * k) for a, b, k in zip(u, u1, k1)]
+            else:
+                u2 = [0.75 * a + 0.25 * (b + dt * k) for a, b, k in zip(u, u1, k1)]
+                k2 = self._rate(u2)
+                new = [a / 3.0 + 2.0 / 3.0 * (b + dt * k) for a, b, k in zip(u, u2, k2)]
+        new = CRState(jnp.stack(new))
+        return new if params is None else self.diffuse(new, params.diffusion, dt)
+
+    def diffuse(self, state: CRState, kappa, dt) -> CRState:
+        """The diffusion substep alone: ``e_cr`` diffused with coefficient ``kappa`` over ``dt`` by backward
+        Euler (no flux through the ends; joined when periodic), the total energy updated by the same amount
+        (conserved to round-off), density and momentum unchanged."""
+        from .conduction import Conduction
+
+        rho, m, e, rk = (state.u[k] for k in range(4))
+        dtype = rho.dtype
+        gc = self.gamma_cr
+        e_cr = (rk / rho) * rho ** gc / (gc - 1.0)
+        geometry = (self.grid.areas, self.grid.volumes, self.grid.dr, 2.0)  # heat capacity V * 1 / (2 - 1)
+        _, de = Conduction(jnp.asarray(kappa, dtype)).substep(
+            jnp.ones_like(rho), e_cr, jnp.asarray(dt, dtype), geometry, periodic=isinstance(self.left, Periodic))
+        p_cr = (gc - 1.0) * (e_cr + de)
+        return CRState(jnp.stack([rho, m, e + de, p_cr / rho ** (gc - 1.0)]))
 
     def max_dt(self, state: CRState, params):
         rho, v, pg, pc = self._primitive_rows(tuple(state.u))
