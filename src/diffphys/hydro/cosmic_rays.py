@@ -34,7 +34,7 @@ import numpy as np
 from ..core.checks import check_choice, check_finite, check_positive, check_range, is_concrete
 from .boundary import Boundary, Fixed, Periodic, Reflective, as_boundary, pad_rows
 from .grid import RadialGrid
-from .reconstruct import LIMITERS, reconstruct_rows
+from .reconstruct import LIMITERS, materialize, reconstruct_rows
 from .state import check_gamma
 
 __all__ = ["CRParams", "CRState", "CosmicRaySolver", "ExactCRRiemann", "cr_shock_tube"]
@@ -71,54 +71,57 @@ def _flush(v):
     return jnp.where(jnp.abs(v) < float(np.sqrt(fi.tiny)) / fi.eps, 0.0, v)
 
 
-def _flux(w, g, gc):
+def _flux(w, g, gc, one=None):
     """Physical flux of ``(rho, rho v, E, rho K)`` for primitive rows ``(rho, v, p_gas, p_cr)``; also ``E`` and
-    ``K``."""
+    ``K``. (``one``: see :func:`~diffphys.hydro.reconstruct.materialize`: the power and the energy are computed
+    once, not in every consumer.)"""
     rho, v, pg, pc = w
     p = pg + pc
-    e = pg / (g - 1.0) + pc / (gc - 1.0) + 0.5 * rho * v * v
-    k = pc / rho ** gc
+    e = materialize(pg / (g - 1.0) + pc / (gc - 1.0) + 0.5 * rho * v * v, one)
+    k = materialize(pc / rho ** gc, one)
     mass = rho * v
     return (mass, mass * v + p, (e + p) * v, mass * k), e, k
 
 
-def _speeds(wl, wr, g, gc):
+def _speeds(wl, wr, g, gc, one=None):
     cl = jnp.sqrt((g * wl[2] + gc * wl[3]) / wl[0])
     cr = jnp.sqrt((g * wr[2] + gc * wr[3]) / wr[0])
-    return jnp.minimum(wl[1] - cl, wr[1] - cr), jnp.maximum(wl[1] + cl, wr[1] + cr)
+    return (materialize(jnp.minimum(wl[1] - cl, wr[1] - cr), one),
+            materialize(jnp.maximum(wl[1] + cl, wr[1] + cr), one))
 
 
-def cr_rusanov(wl, wr, g, gc):
-    (fl, el, kl), (fr, er, kr) = _flux(wl, g, gc), _flux(wr, g, gc)
-    sl, sr = _speeds(wl, wr, g, gc)
+def cr_rusanov(wl, wr, g, gc, one=None):
+    (fl, el, kl), (fr, er, kr) = _flux(wl, g, gc, one), _flux(wr, g, gc, one)
+    sl, sr = _speeds(wl, wr, g, gc, one)
     a = jnp.maximum(jnp.abs(sl), jnp.abs(sr))
     ul = (wl[0], wl[0] * wl[1], el, wl[0] * kl)
     ur = (wr[0], wr[0] * wr[1], er, wr[0] * kr)
     return tuple(0.5 * (fl[i] + fr[i]) - 0.5 * a * (ur[i] - ul[i]) for i in range(4))
 
 
-def cr_hll(wl, wr, g, gc):
-    (fl, el, kl), (fr, er, kr) = _flux(wl, g, gc), _flux(wr, g, gc)
-    sl, sr = _speeds(wl, wr, g, gc)
+def cr_hll(wl, wr, g, gc, one=None):
+    (fl, el, kl), (fr, er, kr) = _flux(wl, g, gc, one), _flux(wr, g, gc, one)
+    sl, sr = _speeds(wl, wr, g, gc, one)
     sl, sr = jnp.minimum(sl, 0.0), jnp.maximum(sr, 0.0)
+    inv = materialize(1.0 / (sr - sl), one)
     ul = (wl[0], wl[0] * wl[1], el, wl[0] * kl)
     ur = (wr[0], wr[0] * wr[1], er, wr[0] * kr)
-    return tuple((sr * fl[i] - sl * fr[i] + sl * sr * (ur[i] - ul[i])) / (sr - sl) for i in range(4))
+    return tuple((sr * fl[i] - sl * fr[i] + sl * sr * (ur[i] - ul[i])) * inv for i in range(4))
 
 
-def cr_hllc(wl, wr, g, gc):
+def cr_hllc(wl, wr, g, gc, one=None):
     """HLLC with the total pressure: the star states of Toro, Spruce & Speares (1994), whose energy follows from
     the jump conditions for any equation of state; ``K`` is carried by the mass flux like a passive scalar."""
-    sl, sr = _speeds(wl, wr, g, gc)
+    sl, sr = _speeds(wl, wr, g, gc, one)
     pl, pr = wl[2] + wl[3], wr[2] + wr[3]
     ql = wl[0] * (sl - wl[1])
     qr = wr[0] * (sr - wr[1])
-    ss = (pr - pl + ql * wl[1] - qr * wr[1]) / (ql - qr)
+    ss = materialize((pr - pl + ql * wl[1] - qr * wr[1]) / (ql - qr), one)
     out = []
     for w, s, q, p in ((wl, sl, ql, pl), (wr, sr, qr, pr)):
-        f, e, k = _flux(w, g, gc)
+        f, e, k = _flux(w, g, gc, one)
         rho, v = w[0], w[1]
-        fac = q / (s - ss)
+        fac = materialize(q / (s - ss), one)
         ustar = (fac, fac * ss, fac * (e / rho + (ss - v) * (ss + p / q)), fac * k)
         u = (rho, rho * v, e, rho * k)
         out.append((f, ustar, u, s))
@@ -250,14 +253,17 @@ class CosmicRaySolver(eqx.Module):
 
     # -- the scheme --------------------------------------------------------------------------------
     def _rate(self, rows):
-        rho, v, pg, pc = self._primitive_rows(rows)
-        wl, wr = reconstruct_rows(pad_rows((rho, v, pg, pc), self.left, self.right), self.limiter,
+        from .solver import _one
+
+        one = _one(rows[0])
+        rho, v, pg, pc = (materialize(r, one) for r in self._primitive_rows(rows))
+        wl, wr = reconstruct_rows(pad_rows((rho, v, pg, pc), self.left, self.right), self.limiter, one,
                                   positive=(0, 2))
-        f = CR_RIEMANN[self.riemann](wl, wr, self.gamma, self.gamma_cr)
+        f = CR_RIEMANN[self.riemann](wl, wr, self.gamma, self.gamma_cr, one)
         dt_ = rho.dtype
         out = []
         for k in range(4):
-            af = f[k] * jnp.asarray(self.flux_mask[k] * self.areas, dt_)
+            af = materialize(f[k] * jnp.asarray(self.flux_mask[k] * self.areas, dt_), one)
             out.append(-(af[1:] - af[:-1]) * jnp.asarray(self.inv_vol, dt_))
         out[1] = out[1] + (pg + pc) * jnp.asarray(self.da_over_v, dt_)
         return out
