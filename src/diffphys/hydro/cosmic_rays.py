@@ -35,6 +35,7 @@ from ..core.checks import check_choice, check_finite, check_positive, check_rang
 from .boundary import Boundary, Fixed, Periodic, Reflective, as_boundary, pad_rows
 from .grid import RadialGrid
 from .reconstruct import LIMITERS, materialize, reconstruct_rows
+from .solver import _flush, _one
 from .state import check_gamma
 
 __all__ = ["CRParams", "CRState", "CosmicRaySolver", "ExactCRRiemann", "cr_shock_tube"]
@@ -64,11 +65,6 @@ class CRParams(eqx.Module):
         if np.ndim(diffusion) != 0:
             raise ValueError(f"CRParams.diffusion must be a scalar; got shape {np.shape(diffusion)}")
         self.diffusion = diffusion if isinstance(diffusion, jnp.ndarray) else np.float64(diffusion)
-
-
-def _flush(v):
-    fi = jnp.finfo(v.dtype)
-    return jnp.where(jnp.abs(v) < float(np.sqrt(fi.tiny)) / fi.eps, 0.0, v)
 
 
 def _flux(w, g, gc, one=None):
@@ -253,8 +249,6 @@ class CosmicRaySolver(eqx.Module):
 
     # -- the scheme --------------------------------------------------------------------------------
     def _rate(self, rows):
-        from .solver import _one
-
         one = _one(rows[0])
         rho, v, pg, pc = (materialize(r, one) for r in self._primitive_rows(rows))
         wl, wr = reconstruct_rows(pad_rows((rho, v, pg, pc), self.left, self.right), self.limiter, one,
@@ -489,7 +483,6 @@ class ExactCRRiemann:
 
     def cell_average(self, faces, t, n_sub=64):
         """Cell averages of ``(rho, v, p_gas, p_cr)`` over cells with the given faces (midpoint sub-samples)."""
-        faces = np.asarray(faces, dtype=np.float64)
-        frac = (np.arange(n_sub) + 0.5) / n_sub
-        xs = faces[:-1, None] + (faces[1:] - faces[:-1])[:, None] * frac[None, :]
-        return self.sample(xs, t).mean(axis=-1)
+        from .exact import cell_average
+
+        return cell_average(self.sample, faces, t, n_sub)

@@ -235,10 +235,16 @@ class ExactRiemann:
 
     def cell_average(self, faces, t, n_sub=64):
         """Cell averages of ``(rho, v, p)`` over cells with the given face positions (midpoint sub-samples)."""
-        faces = np.asarray(faces, dtype=np.float64)
-        frac = (np.arange(n_sub) + 0.5) / n_sub
-        x = faces[:-1, None] + (faces[1:] - faces[:-1])[:, None] * frac[None, :]
-        return self.sample(x, t).mean(axis=-1)
+        return cell_average(self.sample, faces, t, n_sub)
+
+
+def cell_average(sample, faces, t, n_sub=64):
+    """Cell averages of a solution ``sample(x, t)`` (rows on axis 0) over cells with the given face positions:
+    the mean of ``n_sub`` midpoint sub-samples per cell."""
+    faces = np.asarray(faces, dtype=np.float64)
+    frac = (np.arange(n_sub) + 0.5) / n_sub
+    x = faces[:-1, None] + (faces[1:] - faces[:-1])[:, None] * frac[None, :]
+    return sample(x, t).mean(axis=-1)
 
 
 class Sedov:
