@@ -1,4 +1,4 @@
-"""Cosmic-ray shock tube: gas plus adiabatic cosmic rays against the exact two-fluid Riemann solution.
+"""Cosmic-ray shock tube: gas plus cosmic rays (adiabatic, or diffusing) against the exact two-fluid Riemann solution.
 
 A cosmic-ray dominated high-pressure side (p_cr = 2 p_gas, gamma_cr = 4/3, gas gamma = 5/3) expands into cold gas,
 without and with cosmic rays ahead of the shock; profiles of density, velocity, gas and cosmic-ray pressure

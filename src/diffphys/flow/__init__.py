@@ -8,7 +8,7 @@ from .analysis import centers_velocity, kinetic_energy, strouhal, vorticity
 from .grid import BC, Boundaries, Grid, inflow, moving_wall, outflow, periodic, slip, wall
 from .obstacles import SDF, Box, Circle, Mask, solid_mask
 from .pressure import PressureInfo
-from .convection import heated_cavity, rayleigh_benard
+from .convection import heated_cavity, rayleigh_benard, run_to_steady
 from .scenes import (
     cavity,
     ghia_re100,
@@ -45,6 +45,7 @@ __all__ = [
            "karman",
            "karman_book",
            "rayleigh_benard",
+           "run_to_steady",
            "kinetic_energy",
            "moving_wall",
            "outflow",
