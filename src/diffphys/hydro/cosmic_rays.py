@@ -191,9 +191,7 @@ class CosmicRaySolver(eqx.Module):
         n = grid.n_cells
         self.areas = grid.areas.copy()
         self.inv_vol = 1.0 / grid.volumes
-        self.da_over_v = (grid.areas[1:] - grid.areas[:-1]) / grid.volumes
-        self.inv_width = (grid.dr * (grid.areas[1:] + grid.areas[:-1]) / (2.0 * grid.volumes) if grid.alpha
-                          else np.ones(n))
+        self.da_over_v, self.inv_width = grid.da_over_v, grid.inv_width
         mask = np.ones((4, n + 1))
         for b, col in ((self.left, 0), (self.right, -1)):
             if isinstance(b, Reflective):

@@ -51,6 +51,14 @@ class RadialGrid:
             self.volumes = math.pi * (rp - rm) * (rp + rm)
         else:
             self.volumes = 4.0 / 3.0 * math.pi * (rp - rm) * (rp * rp + rp * rm + rm * rm)
+        # the finite-volume solvers' per-cell factors: the geometric pressure term's (A_right - A_left) / V, and
+        # dr over the CFL width 2 V / (A_left + A_right) (1 on a planar grid; 1.5 for the innermost spherical
+        # cell, where a flux empties the small volume 1.5x faster). With dr alone a shock converging on the
+        # origin and reflected there drove the innermost cell negative in one step of the single-stage Hancock
+        # scheme at CFL 0.8 (RK2 survived by its stage averaging).
+        self.da_over_v = (self.areas[1:] - self.areas[:-1]) / self.volumes
+        self.inv_width = (self.dr * (self.areas[1:] + self.areas[:-1]) / (2.0 * self.volumes) if self.alpha
+                          else np.ones(self.n_cells))
 
     def area(self, r):
         r = np.asarray(r, dtype=np.float64)

@@ -177,13 +177,8 @@ class EulerSolver(eqx.Module):
         n = grid.n_cells
         self.areas = grid.areas.copy()
         self.inv_vol = 1.0 / grid.volumes
-        # CFL width of each cell: 2 V / (A_left + A_right) (dr on a planar grid; 2 dr / 3 for the
-        # innermost spherical cell, where a flux empties the small volume 1.5x faster). With dr alone a
-        # shock converging on the origin and reflected there drove the innermost cell negative in one
-        # step of the single-stage Hancock scheme at CFL 0.8 (RK2 survived by its stage averaging).
-        self.inv_width = (grid.dr * (grid.areas[1:] + grid.areas[:-1]) / (2.0 * grid.volumes) if grid.alpha
-                          else np.ones(n))  # in units of 1/dr
-        self.da_over_v = (grid.areas[1:] - grid.areas[:-1]) / grid.volumes
+        self.inv_width = grid.inv_width  # dr / CFL width of each cell (see RadialGrid)
+        self.da_over_v = grid.da_over_v
         # centres of the padded cells 1..n+2 (one ghost per side; mirrored about a wall at r_min)
         self.r_pad = np.concatenate([[grid.centers[0] - grid.dr], grid.centers, [grid.centers[-1] + grid.dr]])
         mask = np.ones((3, n + 1))
