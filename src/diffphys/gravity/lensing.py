@@ -1,0 +1,292 @@
+"""Weak gravitational lensing of a particle-mesh simulation in the Born approximation.
+
+The observer sits at the origin of the periodically replicated box and looks along one axis (default z).
+The past light cone is cut into shells of comoving thickness ``width`` (a whole fraction of the box side, so
+that a shell is a slab of mesh cells). Each shell takes the particles of the saved snapshot nearest in
+scale factor, moved to the shell's own ``a`` by the kick and drift of a FastPM step (exact for linear
+growth); its particles are projected onto a 2D lens plane (CIC along the line of sight as well, so a plane
+is a smooth function of the positions). The
+convergence of sources at comoving distance ``chi_s`` is then the Born sum over planes (flat sky, Bartelmann
+& Schneider 2001, eq. 6.16 on a grid of planes as in e.g. Vale & White 2003)::
+
+    kappa(theta) = 3/2 Omega_m (H0/c)^2  sum_j  width  chi_j (chi_s - chi_j) / (chi_s a_j)  delta_j(chi_j theta)
+
+with ``delta_j`` the overdensity averaged over shell j. Its statistical truth is Limber's integral
+(:func:`limber_convergence_power`)::
+
+    C_l = 9/4 Omega_m^2 (H0/c)^4  int_0^chi_s dchi  (chi_s - chi)^2 / (chi_s^2 a^2)  P(l/chi, a(chi))
+
+Units as the rest of :mod:`diffphys.gravity`: Mpc/h, H0 = 1, so ``c = 2997.92458`` Mpc/h. Every function
+is differentiable in the particles and in the cosmological parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..core.checks import check_int, check_range, is_concrete
+from .cosmology import E
+from .growth import LNA_MIN
+from .mesh import cic_paint, cic_readout
+from .power import linear_power
+
+__all__ = ["C_LIGHT", "comoving_distance", "a_of_chi", "LensPlanes", "lens_planes", "born_convergence",
+           "angular_power", "limber_convergence_power", "lensing_kernel"]
+
+C_LIGHT = 2997.92458  # c / H0 in Mpc/h
+
+_GL = np.polynomial.legendre.leggauss(64)
+
+
+def _tabulated(cosmo):
+    if getattr(cosmo, "growth", None) is None and hasattr(cosmo, "tabulate"):
+        return cosmo.tabulate()
+    return cosmo
+
+
+def comoving_distance(cosmo, a):
+    """Line-of-sight comoving distance to scale factor ``a`` in Mpc/h: ``c/H0 int_a^1 da / (a^2 E(a))``.
+
+    64-point Gauss-Legendre quadrature in ln a for every ``a`` (round-off accurate for a >= 1e-3), so the
+    result is differentiable in ``a`` and in the cosmology.
+    """
+    a = jnp.asarray(a, jnp.result_type(a, cosmo.Omega_m, 1.0))
+    x, w = (jnp.asarray(v, a.dtype) for v in _GL)
+    lna = jnp.log(a)[..., None]
+    u = 0.5 * lna * (1.0 - x)                      # x = -1 -> ln a, x = 1 -> 0
+    au = jnp.exp(u)
+    f = 1.0 / (au * E(cosmo, au))                   # d chi / d ln a in units of c/H0
+    return C_LIGHT * 0.5 * (-lna[..., 0]) * jnp.sum(w * f, axis=-1)
+
+
+def a_of_chi(cosmo, chi):
+    """Scale factor at comoving distance ``chi`` (Mpc/h): the inverse of :func:`comoving_distance`.
+
+    A table in ln a gives the start, three Newton steps on ``chi(a)`` give round-off accuracy; the derivative
+    follows the implicit function (Newton's last step carries it).
+    """
+    chi = jnp.asarray(chi, jnp.result_type(chi, cosmo.Omega_m, 1.0))
+    lo = max(LNA_MIN, math.log(1e-3))
+    lna_t = jnp.linspace(lo, 0.0, 257, dtype=chi.dtype)
+    chi_t = comoving_distance(cosmo, jnp.exp(lna_t))          # decreasing in a
+    lna = jnp.interp(chi, chi_t[::-1], lna_t[::-1])
+    a = jnp.exp(lna)
+    for _ in range(3):
+        a = jax.lax.stop_gradient(a)
+        dchi_da = -C_LIGHT / (a * a * E(cosmo, a))
+        a = a - (comoving_distance(cosmo, a) - chi) / dchi_da
+    return a
+
+
+def lensing_kernel(cosmo, chi, a, chi_s):
+    """Born lensing weight ``3/2 Omega_m (H0/c)^2 chi (chi_s - chi) / (chi_s a)`` (0 beyond the source)."""
+    return 1.5 * cosmo.Omega_m / C_LIGHT**2 * chi * jnp.maximum(chi_s - chi, 0.0) / (chi_s * a)
+
+
+class LensPlanes(eqx.Module):
+    """Lens planes: ``density`` (n_planes, nx, ny) is the overdensity averaged over each shell, on a periodic
+    grid covering ``extent`` (Mpc/h, the box's two transverse sides); shell j is centred on comoving distance
+    ``chi[j]`` at scale factor ``a[j]`` and is ``width`` Mpc/h thick."""
+
+    density: jax.Array
+    chi: jax.Array
+    a: jax.Array
+    width: float = eqx.field(static=True)
+    extent: tuple = eqx.field(static=True)
+
+
+def _slab_weight(zc, start, n_cells, period):
+    """Fraction of a unit CIC cloud centred at ``zc`` (cell units) inside cells [start, start + n_cells),
+    periodic with ``period`` cells: the CIC mass a particle paints into the slab."""
+    zz = jnp.mod(zc - start, period)
+
+    def overlap(c):
+        return jnp.clip(jnp.minimum(c + 0.5, n_cells) - jnp.maximum(c - 0.5, 0.0), 0.0, 1.0)
+
+    return overlap(zz) + overlap(zz - period)
+
+
+def lens_planes(solver, cosmo, states, z_max, planes_per_box=4, axis=2, key=None, n_planes=None):
+    """Lens planes out to redshift ``z_max`` from snapshots of a :class:`~diffphys.gravity.PMSolver` run.
+
+    Args:
+        solver: the PM solver of the run.
+        cosmo: its cosmology (the drift and the distances).
+        states: a :class:`PMState` with a leading snapshot axis (e.g. ``simulate(..., save_every=k).states``,
+            optionally with the initial state prepended); each shell uses the snapshot nearest in ``a``, moved
+            to the shell's scale factor.
+        z_max: the farthest source redshift to be used (shells cover ``0 < chi < chi(z_max)``).
+        planes_per_box: shells per box side along the line of sight (must divide ``solver.mesh[axis]``).
+        axis: the line of sight (0, 1, 2).
+        key: optional PRNG key: each plane is shifted by a random whole number of cells and randomly flipped
+            in both transverse directions, so that the replicas of the box along the line of sight are not
+            aligned (a statistically equivalent field).
+        n_planes: the number of shells (default: enough to reach ``z_max`` in ``cosmo``; give it when the
+            cosmology is traced, e.g. under ``jax.grad`` with respect to ``Omega_m``: shells beyond a source
+            do not lens it, so more than needed is harmless).
+    """
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}")
+    ppb = check_int("planes_per_box", planes_per_box, lo=1)
+    m_los = solver.mesh[axis]
+    if m_los % ppb:
+        raise ValueError(f"planes_per_box = {ppb} must divide the mesh's {m_los} cells along the line of sight")
+    check_range("z_max", z_max, 0.0, 1.0 / math.exp(LNA_MIN) - 1.0, lo_open=True)
+    if states.disp.ndim != 3:
+        raise ValueError("states must carry a leading snapshot axis: disp of shape (n_snapshots, N, 3)")
+    cosmo = _tabulated(cosmo)
+    dtype = states.disp.dtype
+    width = solver.box[axis] / ppb
+    n_cells = m_los // ppb
+    if n_planes is None:
+        if not is_concrete((cosmo.Omega_m, cosmo.w0, cosmo.wa, z_max)):
+            raise ValueError("lens_planes: give n_planes when the cosmology or z_max is traced (e.g. under "
+                             "jax.grad with respect to Omega_m); the number of shells must be static")
+        n_planes = int(math.ceil(float(comoving_distance(cosmo, 1.0 / (1.0 + z_max))) / width))
+    n_planes = check_int("n_planes", n_planes, lo=1)
+    chi = (jnp.arange(n_planes, dtype=dtype) + 0.5) * width
+    a = a_of_chi(cosmo, chi).astype(dtype)
+    keep = [j for j in range(3) if j != axis]
+    shape2 = tuple(solver.mesh[j] for j in keep)
+    cell = jnp.asarray(solver.cell, dtype)
+    lattice = solver.lattice(dtype)
+    nbar = solver.num_particles / float(np.prod(solver.mesh))
+    snaps_a = states.a.astype(dtype)
+    if key is not None:
+        k1, k2 = jax.random.split(key)
+        # integer draws only, so that float32 and float64 runs cut the same light cone
+        shifts = jax.random.randint(k1, (n_planes, 2), 0, jnp.asarray(shape2, jnp.int32), dtype=jnp.int32)
+        flips = jax.random.randint(k2, (n_planes, 2), 0, 2, dtype=jnp.int32) == 1
+    else:
+        shifts = jnp.zeros((n_planes, 2), jnp.int32)
+        flips = jnp.zeros((n_planes, 2), bool)
+
+    def plane(args):
+        j, aj, sh, fl = args
+        k = jnp.argmin(jnp.abs(snaps_a - aj))
+        ak = snaps_a[k]
+        # the first half of a kick-drift-kick step from the snapshot to the shell (exact for linear growth)
+        k1, dr, _ = solver.step_factors(cosmo, ak, aj)
+        ph = states.mom[k] + states.acc[k] * k1.astype(dtype)
+        x = (lattice + states.disp[k] + ph * dr.astype(dtype)) / cell
+        w = _slab_weight(x[:, axis], (j % ppb) * n_cells, n_cells, m_los)
+        counts = cic_paint(x[:, keep], shape2, mass=w)
+        delta = counts / (nbar * n_cells) - 1.0
+        delta = jnp.where(fl[0], jnp.flip(delta, 0), delta)
+        delta = jnp.where(fl[1], jnp.flip(delta, 1), delta)
+        return jnp.roll(delta, (sh[0], sh[1]), axis=(0, 1))
+
+    dens = jax.lax.map(plane, (jnp.arange(n_planes), a, shifts, flips))
+    return LensPlanes(density=dens, chi=chi, a=a, width=float(width),
+                      extent=tuple(solver.box[j] for j in keep))
+
+
+def _angles(field_deg, npix, dtype):
+    fov = math.radians(field_deg)
+    t = ((jnp.arange(npix, dtype=dtype) + 0.5) / npix - 0.5) * fov
+    return jnp.stack(jnp.meshgrid(t, t, indexing="ij"), axis=-1)  # (npix, npix, 2) radians
+
+
+def born_convergence(planes: LensPlanes, cosmo, z_source, field_deg=5.0, npix=128, center=None):
+    """Convergence maps in the Born approximation: (npix, npix) for one source redshift, or
+    (n_sources, npix, npix) for a 1D array of them.
+
+    Args:
+        planes: :func:`lens_planes` (or a hand-built :class:`LensPlanes`).
+        z_source: source redshift(s); shells beyond a source do not lens it.
+        field_deg: side of the square field of view in degrees (flat sky).
+        npix: pixels per side; pixel centres sample each plane bilinearly (periodically) at ``chi theta``.
+        center: transverse comoving position (Mpc/h) of the line of sight through the field's centre
+            (default the middle of the box's face).
+    """
+    check_range("field_deg", field_deg, 0.0, 30.0, lo_open=True)
+    npix = check_int("npix", npix, lo=2)
+    zs = jnp.asarray(z_source)
+    if zs.ndim > 1:
+        raise ValueError(f"z_source must be a number or a 1D array; got shape {zs.shape}")
+    check_range("z_source", zs, 0.0, 1.0 / math.exp(LNA_MIN) - 1.0, lo_open=True)
+    dtype = planes.density.dtype
+    cosmo = _tabulated(cosmo)
+    theta = _angles(field_deg, npix, dtype).reshape(-1, 2)
+    nx, ny = planes.density.shape[1:]
+    ext = jnp.asarray(planes.extent, dtype)
+    c0 = 0.5 * ext if center is None else jnp.asarray(center, dtype)
+    cells = ext / jnp.asarray([nx, ny], dtype)
+
+    def sample(args):
+        dens, chi = args
+        x = (c0 + theta * chi) / cells - 0.5      # cell centres at (i + 1/2) cells; CIC read-out uses nodes
+        return cic_readout(dens, x)
+
+    vals = jax.lax.map(sample, (planes.density, planes.chi))          # (n_planes, npix^2)
+    chi_s = comoving_distance(cosmo, 1.0 / (1.0 + jnp.atleast_1d(zs).astype(dtype)))
+    kern = lensing_kernel(cosmo, planes.chi[None, :], planes.a[None, :], chi_s[:, None]) * planes.width
+    kappa = (kern.astype(dtype) @ vals).reshape(-1, npix, npix)
+    return kappa[0] if zs.ndim == 0 else kappa
+
+
+def angular_power(kappa, field_deg, nbins=None, ell_max=None):
+    """Flat-sky angular power spectrum of a square map: ``(ell, C_ell, n_modes)``.
+
+    ``C_ell = |FT kappa|^2 / Omega`` (``Omega`` the field's solid angle), binned in |ell| with bins of width
+    the fundamental ``2 pi / field`` centred on its multiples (or ``nbins`` equal bins up to ``ell_max``,
+    default the map's Nyquist). ``ell`` is the mean |ell| of the modes in a bin; empty bins give NaN.
+    """
+    kappa = jnp.asarray(kappa)
+    if kappa.ndim != 2 or kappa.shape[0] != kappa.shape[1]:
+        raise ValueError(f"kappa must be a square 2D map; got shape {kappa.shape}")
+    n = kappa.shape[0]
+    check_range("field_deg", field_deg, 0.0, 360.0, lo_open=True)
+    fov = math.radians(field_deg)
+    dtheta = fov / n
+    ft = jnp.fft.rfft2(kappa) * dtheta**2
+    p2 = jnp.abs(ft) ** 2 / fov**2
+    lx = 2 * np.pi * np.fft.fftfreq(n, d=dtheta)
+    ly = 2 * np.pi * np.fft.rfftfreq(n, d=dtheta)
+    lmag = np.sqrt(lx[:, None] ** 2 + ly[None, :] ** 2)
+    w = np.full(ly.size, 2.0)
+    w[0] = 1.0
+    if n % 2 == 0:
+        w[-1] = 1.0
+    w = np.broadcast_to(w, lmag.shape)
+    lf = 2 * np.pi / fov
+    ell_max = np.pi / dtheta if ell_max is None else float(ell_max)
+    if nbins:
+        edges = np.linspace(0.0, ell_max, int(nbins) + 1)
+    else:
+        edges = lf * (0.5 + np.arange(max(1, int(np.floor(ell_max / lf - 0.5))) + 1))
+    nb = edges.size - 1
+    idx = np.digitize(lmag.ravel(), edges) - 1
+    valid = (idx >= 0) & (idx < nb) & (lmag.ravel() > 0)
+    idx = np.where(valid, idx, nb)
+    wv = w.ravel() * valid
+    nmodes = np.bincount(idx, weights=wv, minlength=nb + 1)[:nb]
+    lsum = np.bincount(idx, weights=wv * lmag.ravel(), minlength=nb + 1)[:nb]
+    csum = jnp.zeros(nb + 1, p2.dtype).at[idx].add(jnp.asarray(wv, p2.dtype) * p2.ravel())[:nb]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ell = lsum / nmodes
+    cl = jnp.where(jnp.asarray(nmodes) > 0, csum / jnp.asarray(np.maximum(nmodes, 1), p2.dtype), jnp.nan)
+    return ell, cl, nmodes
+
+
+def limber_convergence_power(cosmo, ell, z_source, power=None, n=128):
+    """Limber's convergence power ``C_ell`` for sources at ``z_source`` (one redshift).
+
+    ``power(k, a)`` is the 3D matter power in (Mpc/h)^3 (default :func:`linear_power`); the line-of-sight
+    integral uses ``n``-point Gauss-Legendre quadrature in chi.
+    """
+    cosmo = _tabulated(cosmo)
+    ell = jnp.asarray(ell, jnp.result_type(ell, cosmo.Omega_m, 1.0))
+    chi_s = comoving_distance(cosmo, 1.0 / (1.0 + jnp.asarray(z_source, ell.dtype)))
+    x, w = (jnp.asarray(v, ell.dtype) for v in np.polynomial.legendre.leggauss(int(n)))
+    chi = 0.5 * chi_s * (1.0 + x)
+    a = a_of_chi(cosmo, chi)
+    kern = lensing_kernel(cosmo, chi, a, chi_s)
+    k = ell[..., None] / chi
+    p = linear_power(cosmo, k, a) if power is None else power(k, a)
+    return 0.5 * chi_s * jnp.sum(w * kern**2 / chi**2 * p, axis=-1)
