@@ -147,7 +147,8 @@ def lens_planes(solver, cosmo, states, z_max, planes_per_box=4, axis=2, key=None
         if not is_concrete((cosmo.Omega_m, cosmo.w0, cosmo.wa, z_max)):
             raise ValueError("lens_planes: give n_planes when the cosmology or z_max is traced (e.g. under "
                              "jax.grad with respect to Omega_m); the number of shells must be static")
-        n_planes = int(math.ceil(float(comoving_distance(cosmo, 1.0 / (1.0 + z_max))) / width))
+        with jax.ensure_compile_time_eval():      # concrete inputs: evaluate now, also inside jit
+            n_planes = int(math.ceil(float(comoving_distance(cosmo, 1.0 / (1.0 + z_max))) / width))
     n_planes = check_int("n_planes", n_planes, lo=1)
     chi = (jnp.arange(n_planes, dtype=dtype) + 0.5) * width
     a = a_of_chi(cosmo, chi).astype(dtype)
