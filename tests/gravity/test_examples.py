@@ -40,12 +40,12 @@ def test_nbody_tiny(tmp_path):
 
 def test_lensing_tiny(tmp_path):
     over = {"ptcl": "8", "box": "128", "da_lightcone": "0.1", "steps_to_lightcone": "2", "npix": "16",
-            "field_deg": "4"}
+            "field_deg": "4", "planes_per_box": "1"}
     m = run_example("lensing", tmp_path, overrides=over)
     for key in ("kappa_rms", "cl_over_limber_low_ell", "cl_over_limber_high_ell", "dlncl_dlnsigma8_low_ell",
                 "dlncl_dlnsigma8_high_ell", "n_planes", "steps", "wall_s"):
         assert key in m and np.isfinite(m[key]), key
-    assert m["n_planes"] == int(np.ceil(2312.0 / 32.0)) and 0 < m["kappa_rms"] < 0.1
+    assert m["n_planes"] == int(np.ceil(2312.7 / 128.0)) and 0 < m["kappa_rms"] < 0.1
     for f in ("lensing_kappa.png", "lensing_power.png", "metrics.json"):
         assert (tmp_path / f).stat().st_size > 0
 
@@ -73,29 +73,32 @@ def test_lensing_quick(tmp_path):
 
 def test_lensing_fit_tiny(tmp_path):
     over = {"ptcl": "8", "box": "128", "da_lightcone": "0.15", "steps_to_lightcone": "2", "npix": "12",
-            "z_sources": "0.5,1.0", "iterations": "8", "learning_rate": "0.1"}
+            "z_sources": "0.4,0.8", "iterations": "8", "learning_rate": "0.1", "planes_per_box": "1"}
     m = run_example("lensing-fit", tmp_path, overrides=over)
     for key in ("loss_initial", "loss_final", "chi2_per_pixel", "sigma_pix", "r_fit_mean", "r_obs_mean",
                 "rms_err_fit", "rms_err_obs", "kappa_rms_true", "iterations", "s_per_iteration", "wall_s"):
         assert key in m and np.isfinite(m[key]), key
-    assert m["loss_final"] < m["loss_initial"]
+    assert m["loss_final"] < m["loss_initial"] and m["observable"] == "shear"
     for f in ("lensing_fit_maps.png", "lensing_fit_correlation.png", "metrics.json"):
         assert (tmp_path / f).stat().st_size > 0
 
 
 @pytest.mark.parametrize("over, match", [({"z_sources": "1.0,0.5"}, "z_sources"), ({"z_sources": "a"}, "z_sources"),
-                                         ({"ngal": "0"}, "ngal"), ({"planes_per_box": "3"}, "planes_per_box")])
+                                         ({"ngal": "0"}, "ngal"), ({"planes_per_box": "3"}, "planes_per_box"),
+                                         ({"observable": "flexion"}, "observable")])
 def test_lensing_fit_bad_input(tmp_path, over, match):
     with pytest.raises(ValueError, match=match):
         run_example("lensing-fit", tmp_path, overrides=over)
 
 
 @pytest.mark.slow
-def test_lensing_fit_quick(tmp_path):
-    """16^3 particles, three source bins, 60 Adam steps from the prior mean: the fitted maps follow the noiseless
-    truth better than the data do (correlation and rms error), and fit the data to the noise level."""
-    m = run_example("lensing-fit", tmp_path, quick=True)
+@pytest.mark.parametrize("observable", ["shear", "kappa"])
+def test_lensing_fit_quick(tmp_path, observable):
+    """16^3 particles, three source bins, 60 Adam steps from the prior mean: the fitted universe's convergence
+    follows the noiseless truth better than the data's own estimate (the noisy map, or Kaiser-Squires of the noisy
+    shear) in correlation and rms error, and fits the data to the noise level."""
+    m = run_example("lensing-fit", tmp_path, quick=True, overrides={"observable": observable})
     assert m["r_fit_mean"] > m["r_obs_mean"] + 0.1
     assert m["rms_err_fit"] < 0.6 * m["rms_err_obs"]
     assert 0.7 < m["chi2_per_pixel"] < 1.2
-    assert m["loss_final"] < 0.6 * m["loss_initial"]
+    assert m["loss_final"] < 0.75 * m["loss_initial"]

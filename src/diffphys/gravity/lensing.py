@@ -35,8 +35,8 @@ from .growth import LNA_MIN
 from .mesh import cic_paint, cic_readout
 from .power import linear_power
 
-__all__ = ["C_LIGHT", "comoving_distance", "a_of_chi", "LensPlanes", "lens_planes", "born_convergence",
-           "angular_power", "limber_convergence_power", "lensing_kernel"]
+__all__ = ["C_LIGHT", "comoving_distance", "a_of_chi", "LensPlanes", "lens_planes", "born_convergence", "born_shear",
+           "kaiser_squires", "angular_power", "limber_convergence_power", "lensing_kernel"]
 
 C_LIGHT = 2997.92458  # c / H0 in Mpc/h
 
@@ -205,6 +205,23 @@ def born_convergence(planes: LensPlanes, cosmo, z_source, field_deg=5.0, npix=12
         center: transverse comoving position (Mpc/h) of the line of sight through the field's centre
             (default the middle of the box's face).
     """
+    return _born(planes, cosmo, z_source, field_deg, npix, center, shear=False)
+
+
+def born_shear(planes: LensPlanes, cosmo, z_source, field_deg=5.0, npix=128, center=None):
+    """Shear maps ``(gamma1, gamma2)`` in the Born approximation, each shaped as :func:`born_convergence`'s map.
+
+    ``gamma1 = (psi_11 - psi_22) / 2``, ``gamma2 = psi_12`` of the lensing potential (``kappa = laplacian psi / 2``),
+    axis 1 along the map's first index. Each plane's shear fields are computed on the periodic plane by FFT
+    (``(k1^2 - k2^2) / k^2`` and ``2 k1 k2 / k^2`` times its density; dimensionless, so the same in angle), then
+    sampled and summed like the convergence: no edge effects from the finite field, unlike Kaiser-Squires on
+    the map.
+    """
+    g = _born(planes, cosmo, z_source, field_deg, npix, center, shear=True)
+    return g[0], g[1]
+
+
+def _born(planes, cosmo, z_source, field_deg, npix, center, shear):
     check_range("field_deg", field_deg, 0.0, 30.0, lo_open=True)
     npix = check_int("npix", npix, lo=2)
     zs = jnp.asarray(z_source)
@@ -218,17 +235,48 @@ def born_convergence(planes: LensPlanes, cosmo, z_source, field_deg=5.0, npix=12
     ext = jnp.asarray(planes.extent, dtype)
     c0 = 0.5 * ext if center is None else jnp.asarray(center, dtype)
     cells = ext / jnp.asarray([nx, ny], dtype)
+    if shear:
+        k1 = np.fft.fftfreq(nx)[:, None]
+        k2 = np.fft.rfftfreq(ny)[None, :]
+        k1, k2 = k1 * (nx / planes.extent[0]), k2 * (ny / planes.extent[1])   # physical, up to 2 pi
+        ksq = k1**2 + k2**2
+        ksq[0, 0] = 1.0
+        ops = jnp.asarray(np.stack([(k1**2 - k2**2) / ksq, 2 * k1 * k2 / ksq]), dtype)
 
     def sample(args):
         dens, chi = args
         x = (c0 + theta * chi) / cells - 0.5      # cell centres at (i + 1/2) cells; CIC read-out uses nodes
-        return cic_readout(dens, x)
+        if not shear:
+            return cic_readout(dens, x)
+        fields = jnp.fft.irfft2(jnp.fft.rfft2(dens)[None] * ops, s=(nx, ny))       # (2, nx, ny)
+        return cic_readout(jnp.moveaxis(fields, 0, -1), x, channels=True).T      # (2, npix^2)
 
-    vals = jax.lax.map(sample, (planes.density, planes.chi))          # (n_planes, npix^2)
+    vals = jax.lax.map(sample, (planes.density, planes.chi))      # (n_planes, [2,] npix^2)
     chi_s = comoving_distance(cosmo, 1.0 / (1.0 + jnp.atleast_1d(zs).astype(dtype)))
-    kern = lensing_kernel(cosmo, planes.chi[None, :], planes.a[None, :], chi_s[:, None]) * planes.width
-    kappa = (kern.astype(dtype) @ vals).reshape(-1, npix, npix)
-    return kappa[0] if zs.ndim == 0 else kappa
+    kern = (lensing_kernel(cosmo, planes.chi[None, :], planes.a[None, :], chi_s[:, None]) * planes.width).astype(dtype)
+    if shear:
+        maps = jnp.einsum("sp,pcn->csn", kern, vals).reshape(2, -1, npix, npix)
+        return maps[:, 0] if zs.ndim == 0 else maps
+    maps = (kern @ vals).reshape(-1, npix, npix)
+    return maps[0] if zs.ndim == 0 else maps
+
+
+def kaiser_squires(gamma1, gamma2):
+    """Convergence from shear maps of square pixels on a flat, periodic field (Kaiser & Squires 1993): the inverse of
+    the Fourier operator ``gamma = ((l1^2 - l2^2), 2 l1 l2) / l^2 kappa``. The map's mean (l = 0) is unconstrained
+    by shear and set to 0. On a field cut from the sky the periodic FFT makes errors near the edges."""
+    gamma1, gamma2 = jnp.asarray(gamma1), jnp.asarray(gamma2)
+    if gamma1.shape != gamma2.shape or gamma1.ndim < 2:
+        raise ValueError(f"gamma1 and gamma2 must be maps of the same shape; got {gamma1.shape}, {gamma2.shape}")
+    n1, n2 = gamma1.shape[-2:]
+    l1 = np.fft.fftfreq(n1)[:, None]          # cycles per pixel: square pixels
+    l2 = np.fft.rfftfreq(n2)[None, :]
+    lsq = l1**2 + l2**2
+    lsq[0, 0] = 1.0
+    dt = gamma1.dtype
+    kt = (jnp.fft.rfft2(gamma1) * jnp.asarray((l1**2 - l2**2) / lsq, dt)
+          + jnp.fft.rfft2(gamma2) * jnp.asarray(2 * l1 * l2 / lsq, dt))
+    return jnp.fft.irfft2(kt, s=(n1, n2))
 
 
 def angular_power(kappa, field_deg, nbins=None, ell_max=None):
