@@ -42,7 +42,8 @@ def test_lensing_tiny(tmp_path):
     over = {"ptcl": "8", "box": "128", "da_lightcone": "0.1", "steps_to_lightcone": "2", "npix": "16",
             "field_deg": "4", "planes_per_box": "1"}
     m = run_example("lensing", tmp_path, overrides=over)
-    for key in ("kappa_rms", "cl_over_limber_low_ell", "cl_over_limber_high_ell", "dlncl_dlnsigma8_low_ell",
+    for key in ("kappa_rms", "cl_over_limber_low_ell", "cl_over_limber_high_ell", "cl_over_halofit_low_ell",
+                "cl_over_halofit_high_ell", "dlncl_dlnsigma8_low_ell",
                 "dlncl_dlnsigma8_high_ell", "n_planes", "steps", "wall_s"):
         assert key in m and np.isfinite(m[key]), key
     assert m["n_planes"] == int(np.ceil(2312.7 / 128.0)) and 0 < m["kappa_rms"] < 0.1

@@ -33,7 +33,7 @@ from ..core.checks import check_int, check_range, is_concrete
 from .cosmology import E
 from .growth import LNA_MIN
 from .mesh import cic_paint, cic_readout
-from .power import linear_power
+from .power import halofit_power, linear_power
 
 __all__ = ["C_LIGHT", "comoving_distance", "a_of_chi", "LensPlanes", "lens_planes", "born_convergence", "born_shear",
            "kaiser_squires", "angular_power", "limber_convergence_power", "lensing_kernel"]
@@ -323,11 +323,13 @@ def angular_power(kappa, field_deg, nbins=None, ell_max=None):
     return ell, cl, nmodes
 
 
-def limber_convergence_power(cosmo, ell, z_source, power=None, n=128):
+def limber_convergence_power(cosmo, ell, z_source, power="linear", n=128):
     """Limber's convergence power ``C_ell`` for sources at ``z_source`` (one redshift).
 
-    ``power(k, a)`` is the 3D matter power in (Mpc/h)^3 (default :func:`linear_power`); the line-of-sight
-    integral uses ``n``-point Gauss-Legendre quadrature in chi.
+    ``power``: ``"linear"`` (:func:`~diffphys.gravity.linear_power`), ``"halofit"``
+    (:func:`~diffphys.gravity.halofit_power`, Takahashi et al. 2012) or a function ``power(k, a)`` of the 3D
+    matter power in (Mpc/h)^3 (``k`` shaped (..., n), ``a`` shaped (n,)); the line-of-sight integral uses
+    ``n``-point Gauss-Legendre quadrature in chi.
     """
     cosmo = _tabulated(cosmo)
     ell = jnp.asarray(ell, jnp.result_type(ell, cosmo.Omega_m, 1.0))
@@ -337,5 +339,13 @@ def limber_convergence_power(cosmo, ell, z_source, power=None, n=128):
     a = a_of_chi(cosmo, chi)
     kern = lensing_kernel(cosmo, chi, a, chi_s)
     k = ell[..., None] / chi
-    p = linear_power(cosmo, k, a) if power is None else power(k, a)
+    if power == "linear":
+        p = linear_power(cosmo, k, a)
+    elif power == "halofit":
+        kf = k.reshape(-1, chi.shape[0])
+        p = jax.vmap(lambda kk, aa: halofit_power(cosmo, kk, aa), in_axes=(1, 0), out_axes=1)(kf, a).reshape(k.shape)
+    elif callable(power):
+        p = power(k, a)
+    else:
+        raise ValueError(f"power must be 'linear', 'halofit' or a function power(k, a); got {power!r}")
     return 0.5 * chi_s * jnp.sum(w * kern**2 / chi**2 * p, axis=-1)
