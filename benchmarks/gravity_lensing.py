@@ -87,14 +87,14 @@ def main():
     planes = L.LensPlanes(density=dens, chi=jnp.asarray(chi, dens.dtype), a=jnp.asarray(a_pl, dens.dtype),
                           width=width, extent=(box, box))
     for npix in npix_list:
-        def ours_born(d):
+        def ours_born(d, npix=npix):
             p = L.LensPlanes(density=d, chi=planes.chi, a=planes.a, width=width, extent=(box, box))
             return L.born_convergence(p, cosmo, zs, fov, npix, center=(0.0, 0.0))
 
         t = ((np.arange(npix) + 0.5) / npix - 0.5) * np.radians(fov)
         coords = jnp.asarray(np.stack(np.meshgrid(t, t, indexing="ij"), 0), dens.dtype)   # (2, npix, npix)
 
-        def jaxpm_born(d):
+        def jaxpm_born(d, coords=coords):
             entries = [{"r": float(chi[j]), "a": float(a_pl[j]), "plane": d[j], "dx": box / mesh, "dz": width}
                        for j in range(n_planes)]
             return convergence_Born(jcos(), entries, coords, jnp.asarray([zs]))[0]
@@ -107,8 +107,8 @@ def main():
             if name == "born":
                 a_, b_ = jax.jit(ours_born), jax.jit(jaxpm_born)
             else:
-                a_ = jax.jit(jax.grad(lambda d: jnp.sum(ours_born(d) * w)))
-                b_ = jax.jit(jax.grad(lambda d: jnp.sum(jaxpm_born(d) * w)))
+                a_ = jax.jit(jax.grad(lambda d, w=w, f=ours_born: jnp.sum(f(d) * w)))
+                b_ = jax.jit(jax.grad(lambda d, w=w, f=jaxpm_born: jnp.sum(f(d) * w)))
             ta, tb = warm_times(a_, dens, reps=reps), warm_times(b_, dens, reps=reps)
             case[f"{name}_s"] = {"diffphys": float(np.median(ta)), "jaxpm": float(np.median(tb)),
                                  "ratio": float(np.median(ta) / np.median(tb))}
