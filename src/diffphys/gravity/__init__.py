@@ -16,7 +16,7 @@ from .lpt import lpt_displacement, lpt_fields
 from .mesh import cic_paint, cic_readout, cic_window
 from .modes import linear_modes, white_noise
 from .nbody import PMSolver, PMState
-from .observe import density, modes_power, power_spectrum, project
+from .observe import density, modes_power, power_multipoles, power_spectrum, project, redshift_space
 from .power import halofit_power, linear_power, sigma_R, transfer_eh98
 
 __all__ = ["Cosmology", "E", "E2", "dlnE_dlna", "Omega_m_a", "GrowthTable", "growth_table", "D1", "D2",
@@ -25,4 +25,4 @@ __all__ = ["Cosmology", "E", "E2", "dlnE_dlna", "Omega_m_a", "GrowthTable", "gro
            "poisson_force_mesh", "wavevectors", "PMSolver", "PMState", "ReverseAdjoint", "force_vjp",
            "density", "power_spectrum", "modes_power", "project", "C_LIGHT", "comoving_distance", "a_of_chi",
            "LensPlanes", "lens_planes", "born_convergence", "born_shear", "kaiser_squires", "angular_power",
-           "limber_convergence_power", "halofit_power"]
+           "limber_convergence_power", "halofit_power", "power_multipoles", "redshift_space"]

@@ -1,4 +1,5 @@
-"""Observables: density mesh, binned power spectrum, 2D projections onto any mesh."""
+"""Observables: density mesh, binned power spectrum and its Legendre multipoles, redshift-space positions, 2D
+projections onto any mesh."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from .force import wavevectors
 from .mesh import cic_paint, cic_window
 
-__all__ = ["density", "power_spectrum", "modes_power", "project", "AXES"]
+__all__ = ["density", "power_spectrum", "power_multipoles", "redshift_space", "modes_power", "project", "AXES"]
 
 AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -31,6 +32,25 @@ def power_spectrum(delta, box, nbins=None, kmax=None, deconvolve=False):
     ``kmax`` (default the smallest Nyquist); or ``nbins`` equal bins from 0. ``k`` is the mean |k| of the
     modes in each bin; empty bins give NaN.
     """
+    k, (p,), nmodes = _binned_power(delta, box, nbins, kmax, deconvolve, ells=(0,), axis=2)
+    return k, p, nmodes
+
+
+def power_multipoles(delta, box, axis=2, ells=(0, 2, 4), nbins=None, kmax=None, deconvolve=False):
+    """Legendre multipoles of the power spectrum about the line of sight ``axis`` (plane parallel):
+    ``(k, P_ells, nmodes)`` with ``P_ells[i] = (2 l + 1) < |delta_k|^2 L_l(mu) >`` over the modes of each bin
+    (``mu = k_axis / |k|``), binned as :func:`power_spectrum`. In linear theory a redshift-space field
+    (:func:`redshift_space`) has Kaiser's (1987) ``P_0 = (1 + 2f/3 + f^2/5) P``, ``P_2 = (4f/3 + 4f^2/7) P``,
+    ``P_4 = 8f^2/35 P``."""
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}")
+    ells = tuple(int(e) for e in ells)
+    if any(e < 0 or e % 2 for e in ells):
+        raise ValueError(f"ells must be even non-negative multipoles; got {ells}")
+    return _binned_power(delta, box, nbins, kmax, deconvolve, ells, axis)
+
+
+def _binned_power(delta, box, nbins, kmax, deconvolve, ells, axis):
     shape = delta.shape
     box = tuple(float(b) for b in box)
     vol = float(np.prod(box))
@@ -62,11 +82,28 @@ def power_spectrum(delta, box, nbins=None, kmax=None, deconvolve=False):
     wv = w.ravel() * valid
     nmodes = np.bincount(idx, weights=wv, minlength=nb + 1)[:nb]
     ksum = np.bincount(idx, weights=wv * kmag.ravel(), minlength=nb + 1)[:nb]
-    psum = jnp.zeros(nb + 1, p3.dtype).at[idx].add(jnp.asarray(wv, p3.dtype) * p3.ravel())[:nb]
     with np.errstate(invalid="ignore", divide="ignore"):
         kc = ksum / nmodes
-    pk = jnp.where(jnp.asarray(nmodes) > 0, psum / jnp.asarray(np.maximum(nmodes, 1), p3.dtype), jnp.nan)
-    return kc, pk, nmodes
+        mu = np.where(kmag > 0, np.broadcast_to(ks[axis], kmag.shape) / np.where(kmag > 0, kmag, 1.0), 0.0).ravel()
+    out = []
+    for ell in ells:
+        leg = (2 * ell + 1) * np.polynomial.legendre.Legendre.basis(ell)(mu)
+        psum = jnp.zeros(nb + 1, p3.dtype).at[idx].add(jnp.asarray(wv * leg, p3.dtype) * p3.ravel())[:nb]
+        out.append(jnp.where(jnp.asarray(nmodes) > 0, psum / jnp.asarray(np.maximum(nmodes, 1), p3.dtype), jnp.nan))
+    return kc, out, nmodes
+
+
+def redshift_space(solver, state, cosmo, axis=2):
+    """The state with its particles moved to redshift space along ``axis`` (distant observer): ``s = x + v_axis /
+    (a H)``, which with the momenta ``p = a^2 E dx/dlna`` is ``x + p_axis / (a^2 E(a))`` (Mpc/h). Paint it with
+    :func:`density` or the solver's ``density``; differentiable in the state and the cosmology."""
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}")
+    from .cosmology import E
+
+    a = state.a
+    shift = state.mom[..., axis] / (a**2 * E(cosmo, a)).astype(state.mom.dtype)
+    return type(state)(disp=state.disp.at[..., axis].add(shift), mom=state.mom, acc=state.acc, a=state.a)
 
 
 def modes_power(modes, box, shape, a_factor=1.0, **kw):
