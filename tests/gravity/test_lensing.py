@@ -295,3 +295,17 @@ def test_bad_input(small):
         L.born_convergence(pl, cosmo, jnp.ones((2, 2)))
     with pytest.raises(ValueError, match="square"):
         L.angular_power(jnp.zeros((4, 5)), 1.0)
+
+
+def test_lightcone_a_steps():
+    a, n_lc = L.lightcone_a_steps(1 / 32, 1.5, steps_to_lightcone=8, da=0.05)
+    assert a[0] == 1 / 32 and a[-1] == 1.0 and np.all(np.diff(a) > 0)
+    assert a.size == 8 + n_lc + 1
+    assert a[8] <= 1 / 2.5 and a[8] > 1 / 2.5 - 0.05                       # the light cone starts at the source
+    assert np.max(np.diff(a[8:])) <= 0.05 + 1e-12
+    s = g.PMSolver(box=64.0, ptcl_grid=4, a_steps=a)                        # a valid solver schedule
+    assert s.num_steps == 8 + n_lc
+    with pytest.raises(ValueError, match="a_start"):
+        L.lightcone_a_steps(0.5, 1.5)
+    with pytest.raises(ValueError, match="da"):
+        L.lightcone_a_steps(0.1, 1.0, da=0.0)

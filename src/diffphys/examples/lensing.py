@@ -82,12 +82,8 @@ def run(config, out: Path) -> dict:
     t0 = time.perf_counter()
     dtype = jnp.float64 if jnp.zeros(()).dtype == jnp.float64 else jnp.float32
     cosmo0 = g.Cosmology(Omega_m=config.Omega_m, sigma8=config.sigma8)
-    # the light cone's far end: the source, less half a shell (a shell's particles come from the nearest snapshot)
+    a_steps, n_lc = L.lightcone_a_steps(config.a_start, config.z_source, config.steps_to_lightcone, config.da_lightcone)
     a_src = 1.0 / (1.0 + config.z_source)
-    a_lc = max(config.a_start * 1.01, a_src - 0.5 * config.da_lightcone)
-    n_lc = max(1, int(np.ceil((1.0 - a_lc) / config.da_lightcone)))
-    a_steps = np.concatenate([np.linspace(config.a_start, a_lc, config.steps_to_lightcone + 1),
-                              np.linspace(a_lc, 1.0, n_lc + 1)[1:]])
     s = g.PMSolver(box=config.box, ptcl_grid=config.ptcl, mesh=config.mesh_factor * config.ptcl, a_steps=a_steps)
     n_planes = int(np.ceil(float(L.comoving_distance(cosmo0, a_src)) / (config.box / config.planes_per_box)))
     noise = g.white_noise(jax.random.PRNGKey(config.seed), s.ptcl_grid, dtype)

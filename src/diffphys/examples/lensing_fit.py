@@ -107,11 +107,7 @@ def run(config, out: Path) -> dict:
     dtype = jnp.float64 if jnp.zeros(()).dtype == jnp.float64 else jnp.float32
     zs = config.sources()
     cosmo = g.Cosmology(Omega_m=config.Omega_m, sigma8=config.sigma8).tabulate()
-    a_far = 1.0 / (1.0 + zs[-1])
-    a_lc = max(config.a_start * 1.01, a_far - 0.5 * config.da_lightcone)
-    n_lc = max(1, int(np.ceil((1.0 - a_lc) / config.da_lightcone)))
-    a_steps = np.concatenate([np.linspace(config.a_start, a_lc, config.steps_to_lightcone + 1),
-                              np.linspace(a_lc, 1.0, n_lc + 1)[1:]])
+    a_steps, n_lc = L.lightcone_a_steps(config.a_start, zs[-1], config.steps_to_lightcone, config.da_lightcone)
     s = g.PMSolver(box=config.box, ptcl_grid=config.ptcl, mesh=config.mesh_factor * config.ptcl, a_steps=a_steps)
     shift_key = jax.random.PRNGKey(config.seed + 1000)
     z_arr = jnp.asarray(zs, dtype)

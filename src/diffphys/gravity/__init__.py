@@ -11,7 +11,7 @@ from .cosmology import E, Cosmology, E2, Omega_m_a, dlnE_dlna
 from .force import poisson_force_mesh, wavevectors
 from .growth import D1, D2, GrowthTable, dD1_dlna, dD2_dlna, growth_rate, growth_table
 from .lensing import (C_LIGHT, LensPlanes, a_of_chi, angular_power, born_convergence, born_shear, comoving_distance,
-                      kaiser_squires, lens_planes, limber_convergence_power)
+                      kaiser_squires, lens_planes, lightcone_a_steps, limber_convergence_power)
 from .lpt import lpt_displacement, lpt_fields
 from .mesh import cic_paint, cic_readout, cic_window
 from .modes import linear_modes, white_noise
@@ -25,4 +25,5 @@ __all__ = ["Cosmology", "E", "E2", "dlnE_dlna", "Omega_m_a", "GrowthTable", "gro
            "poisson_force_mesh", "wavevectors", "PMSolver", "PMState", "ReverseAdjoint", "force_vjp",
            "density", "power_spectrum", "modes_power", "project", "C_LIGHT", "comoving_distance", "a_of_chi",
            "LensPlanes", "lens_planes", "born_convergence", "born_shear", "kaiser_squires", "angular_power",
-           "limber_convergence_power", "halofit_power", "power_multipoles", "redshift_space"]
+           "limber_convergence_power", "halofit_power", "power_multipoles", "redshift_space",
+           "lightcone_a_steps"]

@@ -33,10 +33,11 @@ from ..core.checks import check_int, check_range, is_concrete
 from .cosmology import E
 from .growth import LNA_MIN
 from .mesh import cic_paint, cic_readout
+from .observe import _bin_mean, _bins, _rfft_weights
 from .power import halofit_power, linear_power
 
 __all__ = ["C_LIGHT", "comoving_distance", "a_of_chi", "LensPlanes", "lens_planes", "born_convergence", "born_shear",
-           "kaiser_squires", "angular_power", "limber_convergence_power", "lensing_kernel"]
+           "kaiser_squires", "angular_power", "limber_convergence_power", "lensing_kernel", "lightcone_a_steps"]
 
 C_LIGHT = 2997.92458  # c / H0 in Mpc/h
 
@@ -187,6 +188,23 @@ def lens_planes(solver, cosmo, states, z_max, planes_per_box=4, axis=2, key=None
                       extent=tuple(solver.box[j] for j in keep))
 
 
+def lightcone_a_steps(a_start, z_max, steps_to_lightcone=10, da=0.025):
+    """Scale factors for a :class:`~diffphys.gravity.PMSolver` whose snapshots feed :func:`lens_planes`:
+    ``steps_to_lightcone`` steps uniform in a from ``a_start`` to the light cone's far end (the farthest source's
+    a less half a step, so that its shells have a snapshot near them), then steps of about ``da`` to a = 1.
+    Returns ``(a_steps, n_lightcone)``: run ``steps_to_lightcone`` steps, then ``n_lightcone`` with ``save_every=1``.
+    """
+    check_int("steps_to_lightcone", steps_to_lightcone, lo=1)
+    check_range("da", da, 0.0, 0.5, lo_open=True)
+    a_far = 1.0 / (1.0 + float(z_max))
+    if not 0.0 < a_start < a_far:
+        raise ValueError(f"a_start = {a_start} must lie before the farthest source (a = {a_far:.4g}, z = {z_max})")
+    a_lc = max(a_start * 1.01, a_far - 0.5 * da)
+    n_lc = max(1, int(np.ceil((1.0 - a_lc) / da)))
+    a_steps = np.concatenate([np.linspace(a_start, a_lc, steps_to_lightcone + 1), np.linspace(a_lc, 1.0, n_lc + 1)[1:]])
+    return a_steps, n_lc
+
+
 def _angles(field_deg, npix, dtype):
     fov = math.radians(field_deg)
     t = ((jnp.arange(npix, dtype=dtype) + 0.5) / npix - 0.5) * fov
@@ -298,29 +316,8 @@ def angular_power(kappa, field_deg, nbins=None, ell_max=None):
     lx = 2 * np.pi * np.fft.fftfreq(n, d=dtheta)
     ly = 2 * np.pi * np.fft.rfftfreq(n, d=dtheta)
     lmag = np.sqrt(lx[:, None] ** 2 + ly[None, :] ** 2)
-    w = np.full(ly.size, 2.0)
-    w[0] = 1.0
-    if n % 2 == 0:
-        w[-1] = 1.0
-    w = np.broadcast_to(w, lmag.shape)
-    lf = 2 * np.pi / fov
-    ell_max = np.pi / dtheta if ell_max is None else float(ell_max)
-    if nbins:
-        edges = np.linspace(0.0, ell_max, int(nbins) + 1)
-    else:
-        edges = lf * (0.5 + np.arange(max(1, int(np.floor(ell_max / lf - 0.5))) + 1))
-    nb = edges.size - 1
-    idx = np.digitize(lmag.ravel(), edges) - 1
-    valid = (idx >= 0) & (idx < nb) & (lmag.ravel() > 0)
-    idx = np.where(valid, idx, nb)
-    wv = w.ravel() * valid
-    nmodes = np.bincount(idx, weights=wv, minlength=nb + 1)[:nb]
-    lsum = np.bincount(idx, weights=wv * lmag.ravel(), minlength=nb + 1)[:nb]
-    csum = jnp.zeros(nb + 1, p2.dtype).at[idx].add(jnp.asarray(wv, p2.dtype) * p2.ravel())[:nb]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ell = lsum / nmodes
-    cl = jnp.where(jnp.asarray(nmodes) > 0, csum / jnp.asarray(np.maximum(nmodes, 1), p2.dtype), jnp.nan)
-    return ell, cl, nmodes
+    bins = _bins(lmag, _rfft_weights(n), 2 * np.pi / fov, np.pi / dtheta if ell_max is None else float(ell_max), nbins)
+    return bins[3], _bin_mean(p2, bins), bins[2]
 
 
 def limber_convergence_power(cosmo, ell, z_source, power="linear", n=128):

@@ -60,16 +60,29 @@ def _binned_power(delta, box, nbins, kmax, deconvolve, ells, axis):
     p3 = (jnp.abs(dk) ** 2) / vol
     ks = wavevectors(shape, box, np.float64, zero_nyquist=False)
     kmag = np.sqrt(sum(k * k for k in ks))
-    # hermitian weights: the rfft half-space counts interior kz modes twice
-    nz = shape[-1]
-    w = np.full(nz // 2 + 1, 2.0)
-    w[0] = 1.0
-    if nz % 2 == 0:
-        w[-1] = 1.0
-    w = np.broadcast_to(w, kmag.shape)
+    w = _rfft_weights(shape[-1])
     kf = 2 * np.pi / max(box)
     knyq = min(np.pi * n / L for n, L in zip(shape, box))
-    kmax = knyq if kmax is None else kmax
+    bins = _bins(kmag, w, kf, knyq if kmax is None else kmax, nbins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.where(kmag > 0, np.broadcast_to(ks[axis], kmag.shape) / np.where(kmag > 0, kmag, 1.0), 0.0).ravel()
+    out = [_bin_mean(p3, bins, (2 * ell + 1) * np.polynomial.legendre.Legendre.basis(ell)(mu)) for ell in ells]
+    return bins[3], out, bins[2]
+
+
+def _rfft_weights(n):
+    """Hermitian weights of the last rfft axis of length ``n``: interior modes stand for themselves and their
+    conjugates (2), the zero and (even n) Nyquist planes for themselves (1)."""
+    w = np.full(n // 2 + 1, 2.0)
+    w[0] = 1.0
+    if n % 2 == 0:
+        w[-1] = 1.0
+    return w
+
+
+def _bins(kmag, w, kf, kmax, nbins):
+    """Linear bins of |k| (width ``kf`` centred on its multiples, or ``nbins`` from 0 to ``kmax``) for modes of
+    magnitudes ``kmag`` and hermitian weights ``w``: ``(idx, weights, nmodes, mean |k|)``; idx = nb off the bins."""
     if nbins:
         nb = int(nbins)
         edges = np.linspace(0.0, kmax, nb + 1)
@@ -79,18 +92,19 @@ def _binned_power(delta, box, nbins, kmax, deconvolve, ells, axis):
     idx = np.digitize(kmag.ravel(), edges) - 1
     valid = (idx >= 0) & (idx < nb) & (kmag.ravel() > 0)
     idx = np.where(valid, idx, nb)
-    wv = w.ravel() * valid
+    wv = np.broadcast_to(w, kmag.shape).ravel() * valid
     nmodes = np.bincount(idx, weights=wv, minlength=nb + 1)[:nb]
-    ksum = np.bincount(idx, weights=wv * kmag.ravel(), minlength=nb + 1)[:nb]
     with np.errstate(invalid="ignore", divide="ignore"):
-        kc = ksum / nmodes
-        mu = np.where(kmag > 0, np.broadcast_to(ks[axis], kmag.shape) / np.where(kmag > 0, kmag, 1.0), 0.0).ravel()
-    out = []
-    for ell in ells:
-        leg = (2 * ell + 1) * np.polynomial.legendre.Legendre.basis(ell)(mu)
-        psum = jnp.zeros(nb + 1, p3.dtype).at[idx].add(jnp.asarray(wv * leg, p3.dtype) * p3.ravel())[:nb]
-        out.append(jnp.where(jnp.asarray(nmodes) > 0, psum / jnp.asarray(np.maximum(nmodes, 1), p3.dtype), jnp.nan))
-    return kc, out, nmodes
+        kc = np.bincount(idx, weights=wv * kmag.ravel(), minlength=nb + 1)[:nb] / nmodes
+    return idx, wv, nmodes, kc
+
+
+def _bin_mean(values, bins, extra=1.0):
+    """Weighted mean of ``values * extra`` over each bin of :func:`_bins` (NaN for empty bins), differentiable."""
+    idx, wv, nmodes, _ = bins
+    nb = nmodes.size
+    s = jnp.zeros(nb + 1, values.dtype).at[idx].add(jnp.asarray(wv * extra, values.dtype) * values.ravel())[:nb]
+    return jnp.where(jnp.asarray(nmodes) > 0, s / jnp.asarray(np.maximum(nmodes, 1), values.dtype), jnp.nan)
 
 
 def redshift_space(solver, state, cosmo, axis=2):
