@@ -118,9 +118,9 @@ def lens_planes(solver, cosmo, states, z_max, planes_per_box=4, axis=2, key=None
     Args:
         solver: the PM solver of the run.
         cosmo: its cosmology (the drift and the distances).
-        states: a :class:`PMState` with a leading snapshot axis (e.g. ``simulate(..., save_every=k).states``,
-            optionally with the initial state prepended); each shell uses the snapshot nearest in ``a``, moved
-            to the shell's scale factor.
+        states: a :class:`PMState` with a leading snapshot axis (e.g. ``simulate(..., save_every=k).snapshots``,
+            whose snapshot 0 is the initial state); each shell uses the snapshot nearest in ``a``, moved to the
+            shell's scale factor.
         z_max: the farthest source redshift to be used (shells cover ``0 < chi < chi(z_max)``).
         planes_per_box: shells per box side along the line of sight (must divide ``solver.mesh[axis]``).
         axis: the line of sight (0, 1, 2).
