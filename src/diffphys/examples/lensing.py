@@ -26,6 +26,8 @@ import numpy as np  # noqa: E402
 
 from ..core.checks import check_int, check_range  # noqa: E402
 
+HEADLINE = True
+
 
 @dataclasses.dataclass
 class Config:
